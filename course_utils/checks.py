@@ -8,7 +8,7 @@ fills in::
 
 Then a check, which prints one line of feedback and never raises on a wrong answer::
 
-    check("1.1", answer, len(vocab), hint="Look at `tokenizer.vocab` - it is a dict.")
+    check("1.1", answer, len(tokenizer.vocab), hint="Look at `tokenizer.vocab` - it is a dict.")
 
 which prints one of::
 
@@ -181,7 +181,7 @@ class Reveal:
 
 
 def hint(text: str, *, code: bool = False) -> Reveal:
-    """A collapsed "💡 Hint" block. The text is prose (```inline code``` allowed) unless ``code``."""
+    """A collapsed "💡 Hint" block. The text is prose (`inline code` allowed) unless ``code``."""
     return Reveal("💡 Hint", text, code=code)
 
 
@@ -208,7 +208,9 @@ def _difference(got: Any, expected: Any, rtol: float, atol: float, path: str = "
     if isinstance(expected, (bool, np.bool_)):
         return None if bool(got) == bool(expected) else f"{at}expected {expected}, got {got}"
     if _is_number(expected):
-        return None if _close(got, expected, rtol, atol) else f"{at}expected {_show(expected)}, got {_show(got)}"
+        if _close(got, expected, rtol, atol):
+            return None
+        return f"{at}expected {_show(expected)}, got {_show(got)}"
     if isinstance(expected, str):
         return None if got == expected else at + _string_difference(got, expected)
     if isinstance(expected, (set, frozenset)):

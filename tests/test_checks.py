@@ -88,7 +88,8 @@ def test_correct_answers(capsys, answer, expected):
                                                       "torch.from_numpy"]),
     ([1.0, 2.0], torch.tensor([1.0, 2.0]), ["expected a torch.Tensor, got list", "torch.tensor(...)"]),
     (torch.tensor([1.0]), np.array([1.0]), ["expected a numpy array", ".numpy()"]),
-    (torch.zeros(3, 4), [[0.0] * 4] * 3, ["expected a list, got a torch.Tensor of shape (3, 4)", ".tolist()"]),
+    (torch.zeros(3, 4), [[0.0] * 4] * 3,
+     ["expected a list, got a torch.Tensor of shape (3, 4)", ".tolist()"]),
     (torch.tensor(2.0), 2.0, ["expected a number, got tensor(2.)", ".item()"]),
 ])
 def test_wrong_answers(capsys, answer, expected, fragments):
@@ -203,14 +204,9 @@ def test_check_function_missing_return(capsys):
 def test_check_function_with_tensors(capsys):
     cases = [((torch.zeros(3), 0), torch.full((3,), 1 / 3))]
     assert check_function("6.6", torch.softmax, cases, hint=HINT) is True
+    capsys.readouterr()
     cases = [((torch.zeros(3), 0), torch.full((3,), 0.3))]
     result = check_function("6.6", torch.softmax, cases, hint=HINT)
-    assert_wrong(capsys.readouterr() and result, capsys.readouterr().out or f"❌ Exercise x Hint: {HINT}")
-
-
-def test_check_function_tensor_mismatch_message(capsys):
-    cases = [((torch.zeros(3), 0), torch.full((3,), 0.3))]
-    result = check_function("6.7", torch.softmax, cases, hint=HINT)
     assert_wrong(result, capsys.readouterr().out.strip(),
                  "softmax(tensor([0., 0., 0.]), 0)", "3 of 3 values differ")
 

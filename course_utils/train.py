@@ -1,0 +1,155 @@
+"""Training: pick a device, cut token streams into (context, next-token) batches, run AdamW with warmup
+and cosine decay, and evaluate in nats per token and per character.
+
+Notebook 05 writes this loop out step by step; this is the finished version other notebooks reuse.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "train", "evaluate"]
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """CUDA if present, else Apple's MPS, else CPU. `prefer` (or env LLM_MECHANICS_DEVICE) overrides."""
+    prefer = prefer or os.environ.get("LLM_MECHANICS_DEVICE")
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed torch's global RNG and return a CPU generator for reproducible batch sampling."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random windows of a 1-D token stream: x = ids[i : i+T], y = ids[i+1 : i+T+1] (shifted by one)."""
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be a 1-D token stream, got shape {tuple(ids.shape)}")
+    if len(ids) < block_size + 1:
+        raise ValueError(f"need at least block_size + 1 = {block_size + 1} tokens, got {len(ids)}")
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([ids[i:i + block_size] for i in starts])          # (B, T)
+    y = torch.stack([ids[i + 1:i + 1 + block_size] for i in starts])  # (B, T)
+    return x, y
+
+
+def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.1) -> float:
+    """Linear warmup to max_lr, then cosine decay to min_lr_ratio * max_lr at total_steps."""
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return max_lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int | None = None,
+             batch_size: int = 32, max_windows: int | None = None) -> float:
+    """Mean cross-entropy (nats per token) over consecutive, non-overlapping windows of `ids`.
+    Deterministic: the same model and stream always give the same number."""
+    block_size = block_size or model.config.block_size
+    device = next(model.parameters()).device
+    n_windows = (len(ids) - 1) // block_size
+    if max_windows is not None:
+        n_windows = min(n_windows, max_windows)
+    if n_windows < 1:
+        raise ValueError(f"need at least block_size + 1 = {block_size + 1} tokens to evaluate, got {len(ids)}")
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for first in range(0, n_windows, batch_size):
+        starts = range(first * block_size, min(n_windows, first + batch_size) * block_size, block_size)
+        x = torch.stack([ids[s:s + block_size] for s in starts]).to(device)
+        y = torch.stack([ids[s + 1:s + 1 + block_size] for s in starts]).to(device)
+        _, loss = model(x, y)
+        total += loss.item() * y.numel()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 500
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_interval: int = 100
+    eval_windows: int = 64
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
+          progress: bool = True) -> TrainResult:
+    """AdamW with warmup + cosine schedule and gradient clipping; evaluates every eval_interval steps."""
+    from tqdm.auto import tqdm
+
+    generator = set_seed(config.seed)
+    device = next(model.parameters()).device
+    decay = [p for p in model.parameters() if p.dim() >= 2]      # matrices get weight decay,
+    no_decay = [p for p in model.parameters() if p.dim() < 2]    # biases and norm gains do not
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=config.learning_rate, betas=(0.9, 0.95))
+    result = TrainResult()
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(config.max_steps), disable=not progress, desc="training")
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config.learning_rate, config.warmup_steps, config.max_steps)
+        x, y = get_batch(train_ids, config.batch_size, model.config.block_size, generator)
+        _, loss = model(x.to(device), y.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        result.steps.append(step)
+        result.train_loss.append(loss.item())
+        if (step + 1) % config.eval_interval == 0 or step + 1 == config.max_steps:
+            val = evaluate(model, val_ids, max_windows=config.eval_windows)
+            result.eval_steps.append(step + 1)
+            result.val_loss.append(val)
+            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+            model.train()
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    return result
+
+
+@torch.no_grad()
+def evaluate_text(model: torch.nn.Module, tokenizer, text: str, batch_size: int = 32) -> dict:
+    """Loss on a text in nats per token and nats per character, so models with different tokenizers (and
+    storyworld's entropy floor, which is per character) can be compared."""
+    ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    block_size = model.config.block_size
+    n_windows = (len(ids) - 1) // block_size
+    nats_per_token = evaluate(model, ids, block_size, batch_size)
+    n_tokens = n_windows * block_size
+    n_chars = len(tokenizer.decode(ids[1:n_tokens + 1]))   # the characters whose tokens were predicted
+    return {"nats_per_token": nats_per_token, "nats_per_char": nats_per_token * n_tokens / n_chars,
+            "tokens": n_tokens, "chars": n_chars}

@@ -1,0 +1,470 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · From text to next-token prediction
+#
+# A large language model is one function, learned from data:
+#
+# $$f_\theta(\text{tokens}_{1:t}) \;\rightarrow\; P(\text{token}_{t+1})$$
+#
+# Give it the tokens so far, and it returns a probability for every possible next token. Everything else in
+# this course — tokenizers, embeddings, attention, pretraining, fine-tuning, alignment, evaluation — is about
+# how to build, train and judge that function. In this notebook we build the simplest versions of it and
+# measure them against the *exact* answer.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. turn one document into (context → next token) training pairs, and say why the next token is a label that
+#    comes for free;
+# 2. encode words as IDs and indicator (one-hot) vectors, and explain why order must be encoded separately;
+# 3. explain train / validation / test splits, generalization vs overfitting, and IID vs non-IID data;
+# 4. build a count-based bigram model, then the same model as a neural network trained by gradient descent;
+# 5. compare a model's loss with the corpus's true entropy floor, and say why loss is not the evaluation metric.
+#
+# **Time:** about 20 minutes to read and run; every cell runs in seconds on a laptop CPU, offline.
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.checks import check, check_function, check_true, summary
+from course_utils.ngram import NGramModel
+
+torch.manual_seed(0)
+torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
+plt.rcParams["figure.dpi"] = 80
+
+# %% [markdown]
+# ## 1. Data → model → training → testing
+#
+# Every deep-learning project has the same four parts: **data**, a **model** (a function with parameters
+# $\theta$), **training** (adjust $\theta$ to fit the data) and **testing** (check the fit on data the model
+# has never seen). The goal is **generalization**: good predictions on new inputs, not a memorized training set.
+#
+# Our data is *storyworld*: short, simple English stories written by a small random grammar that ships with the
+# course. Unlike real English, storyworld knows the exact probability of every story it writes, so we will
+# always know how good a perfect model could be.
+
+# %%
+world = storyworld.StoryWorld(seed=0)
+story = world.story(0)
+print(story.text)
+print(f"\nlog p(story) = {story.log_prob:.3f} nats  →  p = {math.exp(story.log_prob):.3g}")
+print(f"label: ending={story.ending!r}, topic={story.topic!r}")
+
+# %% [markdown]
+# That probability is tiny, and it should be: the grammar can write billions of different stories. What
+# matters is the information per character, $-\log p(\text{story}) / \text{length}$. Averaged over a whole
+# corpus it is the **entropy floor**: the loss a perfect next-character predictor would get on that text.
+
+# %%
+train_corpus = storyworld.load_split("train")
+val_corpus = storyworld.load_split("validation")
+test_corpus = storyworld.load_split("test")
+for corpus in (train_corpus, val_corpus, test_corpus):
+    print(corpus)
+FLOOR = val_corpus.nats_per_char
+print(f"\nentropy floor of the validation text: {FLOOR:.4f} nats/char = {val_corpus.bits_per_char:.4f} bits/char")
+
+# %% [markdown]
+# ## 2. One document, many training pairs
+#
+# A language model learns from **unlabeled** text: nobody tags a sentence with a correct answer. The label is
+# *implicit* — it is simply the next token. One sentence of $n$ tokens gives $n-1$ (context, next-token)
+# pairs. For the sentence "I am a machine learning researcher", treating each word as a token:
+
+# %%
+sentence = "I am a machine learning researcher"
+words = sentence.split()
+pairs = [(words[:t], words[t]) for t in range(1, len(words))]
+for context, target in pairs:
+    print(f"{' '.join(context):>30}  →  {target}")
+
+# %% [markdown]
+# Training asks for the parameters that make all these predictions good at once. With $D$ documents, document
+# $i$ giving contexts $x_{i,1:j}$ and next tokens $y_{ij}$, and a loss $\xi$:
+#
+# $$\min_\theta \sum_{i=1}^{D} \sum_j \xi\big(f(\theta; x_{i,1:j}),\, y_{ij}\big)$$
+#
+# The contexts are nested — $x_{i,1:1}$ is a prefix of $x_{i,1:2}$ — so a good architecture computes all of
+# them in one pass instead of treating them as unrelated inputs. That is what the transformer's causal
+# attention does (notebook 03).
+#
+# **Labeled** data, used later for fine-tuning, pairs text with an explicit target chosen by a person or a
+# process: storyworld labels each story's ending, for example.
+
+# %%
+for s in world.generate(4):
+    print(f"[{s.ending:>5}] ...{s.text[-60:]}")
+
+# %% [markdown]
+# ### Exercise 0.1 — make the pairs
+# Write `next_token_pairs(tokens)` that returns the list of `(context, next_token)` pairs of a token list, with
+# each context a list. `next_token_pairs(["a", "b", "c"])` is `[(["a"], "b"), (["a", "b"], "c")]`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# For every position `t` from 1 to `len(tokens) - 1`, the context is `tokens[:t]` and the target `tokens[t]`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def next_token_pairs(tokens):
+    # BEGIN SOLUTION
+    return [(list(tokens[:t]), tokens[t]) for t in range(1, len(tokens))]
+    # END SOLUTION
+
+
+# %%
+check_function("0.1", next_token_pairs, [
+    ((["a", "b", "c"],), [(["a"], "b"), (["a", "b"], "c")]),
+    ((["only"],), []),
+    ((words,), [(c, t) for c, t in pairs]),
+], hint="range(1, len(tokens)) gives every position that has a token before it.");
+
+# %% [markdown]
+# ## 3. From words to numbers
+#
+# A network computes with numbers, so each token gets an integer **ID**: its row in a vocabulary. Then an ID
+# becomes an **indicator** (one-hot) vector $e \in \{0,1\}^{|V|}$: all zeros except a 1 at the ID.
+
+# %%
+vocab = sorted(set(words))
+word_to_id = {w: i for i, w in enumerate(vocab)}
+ids = [word_to_id[w] for w in words]
+print("vocabulary:", word_to_id)
+print("token IDs: ", ids)
+one_hot = F.one_hot(torch.tensor(ids), num_classes=len(vocab))
+print(one_hot)
+
+# %% [markdown]
+# Adding up the one-hot vectors of a context gives one vector per context, a **bag of words**. But a bag
+# forgets order: "I am" and "am I" get the same vector. To keep order, give each *position* its own block: a
+# $|V| \times T$ indicator matrix with a 1 at (word, position). From that matrix the sentence can be read back
+# exactly. Real models use a learned version of the same idea (positional encodings, notebook 02).
+
+# %%
+def bag_of_words(tokens):
+    return F.one_hot(torch.tensor([word_to_id[w] for w in tokens]), len(vocab)).sum(0)
+
+
+def position_matrix(tokens, T=len(words)):
+    m = torch.zeros(len(vocab), T, dtype=torch.long)
+    for position, w in enumerate(tokens[:T]):
+        m[word_to_id[w], position] = 1
+    return m
+
+
+print("bag('I am') == bag('am I'):", torch.equal(bag_of_words(["I", "am"]), bag_of_words(["am", "I"])))
+print("positions('I am') == positions('am I'):",
+      torch.equal(position_matrix(["I", "am"]), position_matrix(["am", "I"])))
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+for ax, tokens in zip(axes, (["I", "am", "a"], ["a", "am", "I"])):
+    ax.imshow(position_matrix(tokens), cmap="Greys", vmin=0, vmax=1)
+    ax.set(title=" ".join(tokens), xlabel="position", yticks=range(len(vocab)), yticklabels=vocab)
+fig.suptitle("Same words, different order: the position matrix tells them apart")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 4. Splits, generalization, and IID vs non-IID
+#
+# We never judge a model on the data it trained on. storyworld gives three fixed splits:
+# **train** (fit the parameters), **validation** (choose settings and decide when to stop) and **test**
+# (report once, at the end). They are generated from different seeds and share no story.
+#
+# The splits are **IID** — independent and identically distributed: the same grammar wrote all three.
+# Real use is often **non-IID**: text from another time, domain or author. storyworld has a *shifted*
+# variant with other names, places and phrasing to play that role.
+
+# %%
+shifted = storyworld.load_split("test", variant="shifted")
+print(shifted.stories[0].text)
+train_words = set(train_corpus.text.split())
+shifted_words = shifted.text.split()
+unseen = sum(w not in train_words for w in shifted_words) / len(shifted_words)
+same = sum(w not in train_words for w in test_corpus.text.split()) / len(test_corpus.text.split())
+print(f"\nwords never seen in training: test split {same:.1%}, shifted test {unseen:.1%}")
+
+# %% [markdown]
+# ## 5. The simplest language model: count bigrams
+#
+# Let the tokens be characters. A **bigram** model predicts the next character from the current one only:
+# count how often each pair $(a, b)$ appears and normalize each row,
+#
+# $$P(b \mid a) = \frac{\text{count}(a b) + k}{\text{count}(a) + k\,|V|},$$
+#
+# where a small $k$ keeps pairs that never appeared from getting probability zero (else one unseen pair would
+# make the loss infinite). Its loss is the mean negative log-likelihood of each character given the one before,
+# in nats per character: the same unit as the entropy floor.
+
+# %%
+chars = sorted(set(train_corpus.text) | set(val_corpus.text) | set(shifted.text))
+stoi = {c: i for i, c in enumerate(chars)}
+V = len(chars)
+train_ids = torch.tensor([stoi[c] for c in train_corpus.text])
+val_ids = torch.tensor([stoi[c] for c in val_corpus.text])
+print(f"{V} distinct characters; {len(train_ids):,} training characters")
+
+k = 0.01
+counts = torch.zeros(V, V)
+counts.index_put_((train_ids[:-1], train_ids[1:]), torch.ones(len(train_ids) - 1), accumulate=True)
+bigram_probs = (counts + k) / (counts + k).sum(dim=1, keepdim=True)   # (V, V): row a is P(· | a)
+
+
+def bigram_nll(probs, ids):
+    """Mean -log P(ids[t+1] | ids[t]) in nats per character."""
+    return -probs[ids[:-1], ids[1:]].log().mean().item()
+
+
+print(f"bigram  train loss {bigram_nll(bigram_probs, train_ids):.4f}   "
+      f"validation loss {bigram_nll(bigram_probs, val_ids):.4f}   floor {FLOOR:.4f}  nats/char")
+
+# %% [markdown]
+# **Proof.** The course package has a general n-gram model (`course_utils.ngram.NGramModel`). For $n=2$ it must
+# give the same probabilities as our table:
+
+# %%
+reference = NGramModel(n=2, vocab=chars, k=k).fit(train_corpus.text[:200_000])
+small_ids = train_ids[:200_000]
+small_counts = torch.zeros(V, V).index_put_((small_ids[:-1], small_ids[1:]), torch.ones(len(small_ids) - 1),
+                                            accumulate=True)
+small_probs = (small_counts + k) / (small_counts + k).sum(1, keepdim=True)
+ours = torch.tensor([[small_probs[stoi[a], stoi[b]].item() for b in chars] for a in "Ls ."])
+theirs = torch.tensor([[reference.prob(a, b) for b in chars] for a in "Ls ."])
+diff = (ours - theirs).abs().max().item()
+print(f"max |ours − NGramModel| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+assert diff < 1e-6
+
+# %%
+shown = [c for c in chars if c.isalpha() and c.islower()] + [" ", ".", ","]
+idx = [stoi[c] for c in shown]
+fig, ax = plt.subplots(figsize=(7, 6.5))
+ax.imshow(bigram_probs[idx][:, idx], cmap="Blues")
+labels = [repr(c)[1:-1] if c != " " else "␣" for c in shown]
+ax.set(xticks=range(len(shown)), xticklabels=labels, yticks=range(len(shown)), yticklabels=labels,
+       xlabel="next character b", ylabel="current character a", title="Bigram model: P(b | a)")
+plt.show()
+
+# %% [markdown]
+# Sampling from the bigram model shows what one character of context buys: plausible letter pairs, no words.
+
+# %%
+def sample_bigram(probs, start=".", n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = [stoi[start]]
+    for _ in range(n):
+        out.append(torch.multinomial(probs[out[-1]], 1, generator=g).item())
+    return "".join(chars[i] for i in out[1:])
+
+
+print(sample_bigram(bigram_probs))
+
+# %% [markdown]
+# ### Exercise 0.2 — read the table
+# Using `counts`, compute the probability that the character after `"q"`-less storyworld's `"h"` is `"e"`,
+# i.e. $P(\texttt{e} \mid \texttt{h})$ with the same smoothing $k$. Store it in `p_e_given_h`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Take row `stoi["h"]` of `counts`, add `k` to every entry, and divide the `"e"` entry by the row's sum.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+row = counts[stoi["h"]] + k
+p_e_given_h = (row[stoi["e"]] / row.sum()).item()
+# END SOLUTION
+
+# %%
+check("0.2", p_e_given_h, bigram_probs[stoi["h"], stoi["e"]].item(),
+      hint="(count('he') + k) / (count('h·') + k·V): use counts[stoi['h']].");
+print(f"P(e | h) = {p_e_given_h:.3f}")
+
+# %% [markdown]
+# ## 6. More context, and the first sight of overfitting
+#
+# An $n$-gram model looks at the last $n-1$ characters. More context should help — up to a point. Below, each
+# model is fitted on a small training set (50,000 characters) and scored on validation text. Watch the two
+# curves part: the training loss keeps falling while the validation loss turns up. The bigger models start to
+# **memorize** contexts they saw instead of learning patterns that **generalize**.
+
+# %%
+small_train = train_corpus.text[:50_000]
+small_val = val_corpus.text[:20_000]
+orders = [1, 2, 3, 4, 5, 6, 8]
+results = []
+for n in orders:
+    model = NGramModel(n=n, vocab=chars, k=k).fit(small_train)
+    results.append((n, model.nll(small_train), model.nll(small_val)))
+for n, tr, va in results:
+    print(f"n={n}:  train {tr:.3f}   validation {va:.3f}  nats/char")
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(orders, [r[1] for r in results], "o-", label="train")
+ax.plot(orders, [r[2] for r in results], "o-", label="validation")
+ax.axhline(FLOOR, color="k", ls="--", label=f"entropy floor {FLOOR:.3f}")
+ax.set(xlabel="n (context = n − 1 characters)", ylabel="nats per character", yscale="log",
+       title="n-gram models: more context helps, then overfits")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 7. The same bigram, as a neural network trained by gradient descent
+#
+# Now the deep-learning way. The model is a table of **parameters** $W \in \mathbb{R}^{|V|\times|V|}$; the
+# current character's one-hot vector $x$ picks a row, $\text{logits} = x W$, and a softmax turns logits into
+# probabilities. Training repeats four steps:
+#
+# 1. **forward pass**: compute $P(\cdot \mid a)$ for a batch of characters;
+# 2. **loss**: cross-entropy $-\log P(b \mid a)$ against the actual next characters $b$;
+# 3. **backpropagation**: compute $\partial\,\text{loss} / \partial W$;
+# 4. **update**: $W \leftarrow W - \eta\, \nabla_W \text{loss}$.
+#
+# Nobody tells the network about counting, yet gradient descent drives it to the count-based answer.
+
+# %%
+W = torch.zeros(V, V, requires_grad=True)   # all-zero logits: every next character equally likely at first
+x_all, y_all = train_ids[:-1], train_ids[1:]
+generator = torch.Generator().manual_seed(0)
+losses, learning_rate = [], 5.0
+start = time.perf_counter()
+for step in range(300):
+    batch = torch.randint(len(x_all), (4096,), generator=generator)
+    logits = F.one_hot(x_all[batch], V).float() @ W       # (B, V): one-hot × matrix = picking a row of W
+    loss = F.cross_entropy(logits, y_all[batch])         # 2. loss
+    W.grad = None
+    loss.backward()                                      # 3. backpropagation
+    with torch.no_grad():
+        W -= learning_rate * W.grad                      # 4. update
+    losses.append(loss.item())
+neural_probs = W.detach().softmax(dim=1)
+print(f"300 steps in {time.perf_counter() - start:.1f}s")
+
+# %%
+neural_val = bigram_nll(neural_probs, val_ids)
+count_val = bigram_nll(bigram_probs, val_ids)
+print(f"validation loss: neural bigram {neural_val:.3f}, count bigram {count_val:.3f}, floor {FLOOR:.3f} nats/char")
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(losses, label="neural bigram (training batches)")
+ax.axhline(count_val, color="C1", ls=":", label="count bigram, validation")
+ax.axhline(FLOOR, color="k", ls="--", label="entropy floor")
+ax.axhline(math.log(V), color="gray", ls="-.", label="uniform guess: log |V|")
+ax.set(xlabel="step", ylabel="nats per character", title="Gradient descent finds the counting answer")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The bigram models sit far above the floor. The remaining gap is information a bigram cannot see: which
+# character the story is about, what colour the ball was, whether the story turns happy. Closing that gap
+# needs long context, which is what the rest of the course builds.
+#
+# ### Exercise 0.3 — parameters and model size
+# Model size is counted in **parameters**: every learned weight and bias. Our neural bigram has one weight per
+# (current, next) pair. A word-level bigram over GPT-2's 50,257-token vocabulary would need how many? Store it in
+# `gpt2_vocab_bigram_params`, and the number of parameters of our character bigram in `our_bigram_params`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# A $|V| \times |V|$ table has $|V|^2$ entries. `W.numel()` counts ours.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+our_bigram_params = W.numel()
+gpt2_vocab_bigram_params = 50_257 ** 2
+# END SOLUTION
+
+# %%
+check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.");
+check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.");
+print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a bigram table over its "
+      f"vocabulary would have {gpt2_vocab_bigram_params / 1e9:.1f}B and look at one.")
+
+# %% [markdown]
+# ## 8. Loss is not the evaluation metric
+#
+# The loss is what training minimizes: smooth, differentiable, averaged over every character. What we *care*
+# about is usually something else: is the generated story grammatical? Is the answer correct? storyworld can
+# check grammaticality exactly — a text the grammar cannot write has probability zero.
+#
+# Here is a preview of where the course is going: a small GPT that the course trained on storyworld
+# (`scripts/train_storyworld_gpt.py`, explained in notebook 05). We compare both models on the loss *and* on a
+# metric: the fraction of sampled stories the grammar accepts.
+
+# %%
+from course_utils.model import load_storyworld_gpt
+
+gpt, gpt_tokenizer, record = load_storyworld_gpt()
+print(f"course GPT: {gpt.num_parameters():,} parameters, validation loss "
+      f"{record['val_nats_per_char']:.3f} nats/char (floor {record['floor_nats_per_char']:.3f})")
+
+newline = torch.tensor([gpt_tokenizer.encode("\n")])
+samples = gpt.generate(newline.repeat(20, 1), max_new_tokens=120, generator=torch.Generator().manual_seed(0))
+gpt_stories = [gpt_tokenizer.decode(row[1:]).split("\n")[0] for row in samples]
+bigram_stories = [sample_bigram(bigram_probs, seed=s, n=400).split("\n")[0] for s in range(20)]
+gpt_ok = sum(world.log_prob(s) > -math.inf for s in gpt_stories) / len(gpt_stories)
+bigram_ok = sum(world.log_prob(s) > -math.inf for s in bigram_stories) / len(bigram_stories)
+print(f"\nA GPT sample:\n{gpt_stories[0]}\n")
+print(f"{'model':<15}{'val loss (nats/char)':>22}{'grammatical samples':>22}")
+print(f"{'count bigram':<15}{count_val:>22.3f}{bigram_ok:>22.0%}")
+print(f"{'course GPT':<15}{record['val_nats_per_char']:>22.3f}{gpt_ok:>22.0%}")
+print(f"{'perfect model':<15}{FLOOR:>22.3f}{'100%':>22}")
+
+# %% [markdown]
+# ### Exercise 0.4 — from loss to perplexity
+# A loss of $L$ nats per token means the model is, on average, as unsure as a fair choice among
+# $e^{L}$ options: its **perplexity**. Compute the per-character perplexity of the count bigram on validation
+# (`bigram_perplexity`) and of a perfect model (`floor_perplexity`).
+#
+# <details><summary>💡 Hint</summary>
+#
+# `math.exp(count_val)` and `math.exp(FLOOR)`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+bigram_perplexity = math.exp(count_val)
+floor_perplexity = math.exp(FLOOR)
+# END SOLUTION
+
+# %%
+check("0.4a", bigram_perplexity, math.exp(count_val), hint="Perplexity is exp(loss), with the loss in nats.");
+check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: exponentiate it.");
+check_true("0.4c", 1 <= floor_perplexity < bigram_perplexity < V,
+           message_if_false="a perfect model should be less perplexed than a bigram, which beats uniform",
+           hint="Perplexity lies between 1 (certain) and |V| (uniform guessing).");
+
+# %% [markdown]
+# ## Recap
+# - A language model is $f_\theta(\text{tokens}_{1:t}) \rightarrow P(\text{token}_{t+1})$. One document of $n$
+#   tokens gives $n-1$ training pairs; the next token is a free, implicit label.
+# - Tokens become IDs, IDs become one-hot vectors; a bag of words loses order, so position must be encoded.
+# - Train, validation and test splits separate fitting, choosing and reporting. Generalization is the goal;
+#   the n-gram experiment showed overfitting as training and validation loss parting ways.
+# - IID data comes from the same process as training; shifted data does not, and unseen words appear.
+# - A count bigram and a neural bigram trained by gradient descent reach the same loss. Both sit far above
+#   storyworld's entropy floor: the gap is what longer context can still explain.
+# - Model size is its parameter count; the loss is a training signal, and evaluation uses task metrics.
+#
+# **Next:** [01 · Tokenization](01_tokenization.ipynb) — better tokens than single characters.
+
+# %%
+summary()
