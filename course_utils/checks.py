@@ -39,8 +39,8 @@ What is compared, and how:
 Other functions: ``check_function`` runs a student's function on a few cases, ``check_true`` checks
 a property, and ``summary()`` prints how many exercises passed in this session.
 
-``check`` returns ``True``/``False``; when it is the last line of a cell, Jupyter also echoes that
-value below the printed line. End the line with ``;`` (or assign it) to hide the echo.
+``check`` returns a ``Result`` that is truthy when the answer is right (``assert check(...)`` works) and
+that Jupyter does not echo, so a check as the last line of a cell shows only its one line of feedback.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check", "check_function", "check_true", "summary", "hint", "solution", "Reveal"]
+__all__ = ["check", "check_function", "check_true", "summary", "hint", "solution", "Reveal", "Result"]
 
 # name -> passed?  One entry per exercise; the latest check of an exercise wins.
 _RESULTS: dict[str, bool] = {}
@@ -70,7 +70,7 @@ _NOT_ATTEMPTED = "not attempted yet — replace the `...` with your answer"
 
 
 def check(name: str, answer: Any, expected: Any, *, hint: str,
-          rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+          rtol: float = 1e-4, atol: float = 1e-6) -> "Result":
     """Compare a student's ``answer`` with ``expected``; print one line of feedback.
 
     Returns True when they match. A wrong answer never raises: it prints what differs and the hint.
@@ -89,7 +89,7 @@ def check(name: str, answer: Any, expected: Any, *, hint: str,
 
 
 def check_function(name: str, fn: Callable, cases: Iterable[tuple[Any, Any]], *, hint: str,
-                   rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+                   rtol: float = 1e-4, atol: float = 1e-6) -> "Result":
     """Call the student's ``fn`` on each ``(args, expected)`` case and check the results.
 
     ``args`` is a tuple of positional arguments (anything else is passed as the single argument),
@@ -123,7 +123,7 @@ def check_function(name: str, fn: Callable, cases: Iterable[tuple[Any, Any]], *,
     return _report(name, True, None, hint)
 
 
-def check_true(name: str, condition: Any, *, message_if_false: str, hint: str) -> bool:
+def check_true(name: str, condition: Any, *, message_if_false: str, hint: str) -> "Result":
     """Check a property, e.g. ``check_true("2.4", probs.sum() > 0.99, message_if_false=..., hint=...)``.
 
     ``condition`` may also be a function of no arguments (``lambda: ...``); it is then called here,
@@ -326,16 +326,41 @@ def _kind(x) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def _report(name: str, passed: bool, problem: str | None, hint: str) -> bool:
+class Result:
+    """The outcome of a check: truthy when passed. Displays nothing in Jupyter, because the check has
+    already printed its feedback (a bare ``True`` under it would only add noise)."""
+
+    __slots__ = ("passed",)
+
+    def __init__(self, passed: bool):
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other) -> bool:
+        return self.passed == bool(other) if isinstance(other, (bool, Result)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return repr(self.passed)
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _report(name: str, passed: bool, problem: str | None, hint: str) -> Result:
     """Record the result and print the one line of feedback."""
     _RESULTS[name] = passed
     if passed:
         print(f"✅ Exercise {name}: correct!")
-        return True
+        return Result(True)
     status = "" if problem == _NOT_ATTEMPTED else "not yet — "
     stop = "" if problem.endswith((".", "?", "!")) else "."
     print(f"❌ Exercise {name}: {status}{problem}{stop} Hint: {hint}")
-    return False
+    return Result(False)
 
 
 def _validate(name, hint, rtol: float = 0.0, atol: float = 0.0) -> None:

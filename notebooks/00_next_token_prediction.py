@@ -136,7 +136,7 @@ check_function("0.1", next_token_pairs, [
     ((["a", "b", "c"],), [(["a"], "b"), (["a", "b"], "c")]),
     ((["only"],), []),
     ((words,), [(c, t) for c, t in pairs]),
-], hint="range(1, len(tokens)) gives every position that has a token before it.");
+], hint="range(1, len(tokens)) gives every position that has a token before it.")
 
 # %% [markdown]
 # ## 3. From words to numbers
@@ -279,8 +279,8 @@ print(sample_bigram(bigram_probs))
 
 # %% [markdown]
 # ### Exercise 0.2 — read the table
-# Using `counts`, compute the probability that the character after `"q"`-less storyworld's `"h"` is `"e"`,
-# i.e. $P(\texttt{e} \mid \texttt{h})$ with the same smoothing $k$. Store it in `p_e_given_h`.
+# Using `counts`, compute the probability that the character after an `"h"` is an `"e"`, i.e.
+# $P(\texttt{e} \mid \texttt{h})$ with the same smoothing $k$. Store it in `p_e_given_h`.
 #
 # <details><summary>💡 Hint</summary>
 #
@@ -295,27 +295,29 @@ p_e_given_h = (row[stoi["e"]] / row.sum()).item()
 
 # %%
 check("0.2", p_e_given_h, bigram_probs[stoi["h"], stoi["e"]].item(),
-      hint="(count('he') + k) / (count('h·') + k·V): use counts[stoi['h']].");
+      hint="(count('he') + k) / (count('h·') + k·V): use counts[stoi['h']].")
 print(f"P(e | h) = {p_e_given_h:.3f}")
 
 # %% [markdown]
 # ## 6. More context, and the first sight of overfitting
 #
 # An $n$-gram model looks at the last $n-1$ characters. More context should help — up to a point. Below, each
-# model is fitted on a small training set (50,000 characters) and scored on validation text. Watch the two
+# model is fitted on a small training set (20,000 characters) and scored on validation text. Watch the two
 # curves part: the training loss keeps falling while the validation loss turns up. The bigger models start to
 # **memorize** contexts they saw instead of learning patterns that **generalize**.
 
 # %%
-small_train = train_corpus.text[:50_000]
+small_train = train_corpus.text[:20_000]
 small_val = val_corpus.text[:20_000]
-orders = [1, 2, 3, 4, 5, 6, 8]
+orders = [1, 2, 3, 4, 5, 6, 8, 10, 12]
 results = []
 for n in orders:
     model = NGramModel(n=n, vocab=chars, k=k).fit(small_train)
     results.append((n, model.nll(small_train), model.nll(small_val)))
 for n, tr, va in results:
-    print(f"n={n}:  train {tr:.3f}   validation {va:.3f}  nats/char")
+    print(f"n={n:>2}:  train {tr:.3f}   validation {va:.3f}  nats/char")
+best = min(results, key=lambda r: r[2])
+print(f"best validation loss at n={best[0]}; beyond it the model memorizes")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(orders, [r[1] for r in results], "o-", label="train")
@@ -344,9 +346,9 @@ plt.show()
 W = torch.zeros(V, V, requires_grad=True)   # all-zero logits: every next character equally likely at first
 x_all, y_all = train_ids[:-1], train_ids[1:]
 generator = torch.Generator().manual_seed(0)
-losses, learning_rate = [], 5.0
+losses, learning_rate = [], 50.0   # large, because each row of W gets a small share of the gradient
 start = time.perf_counter()
-for step in range(300):
+for step in range(1000):
     batch = torch.randint(len(x_all), (4096,), generator=generator)
     logits = F.one_hot(x_all[batch], V).float() @ W       # (B, V): one-hot × matrix = picking a row of W
     loss = F.cross_entropy(logits, y_all[batch])         # 2. loss
@@ -356,12 +358,14 @@ for step in range(300):
         W -= learning_rate * W.grad                      # 4. update
     losses.append(loss.item())
 neural_probs = W.detach().softmax(dim=1)
-print(f"300 steps in {time.perf_counter() - start:.1f}s")
+print(f"1000 steps in {time.perf_counter() - start:.1f}s")
 
 # %%
 neural_val = bigram_nll(neural_probs, val_ids)
 count_val = bigram_nll(bigram_probs, val_ids)
 print(f"validation loss: neural bigram {neural_val:.3f}, count bigram {count_val:.3f}, floor {FLOOR:.3f} nats/char")
+print(f"largest difference between the two probability tables: "
+      f"{(neural_probs - bigram_probs).abs().max():.3f} (rows of rare characters are still learning)")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(losses, label="neural bigram (training batches)")
 ax.axhline(count_val, color="C1", ls=":", label="count bigram, validation")
@@ -393,8 +397,8 @@ gpt2_vocab_bigram_params = 50_257 ** 2
 # END SOLUTION
 
 # %%
-check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.");
-check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.");
+check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.")
+check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.")
 print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a bigram table over its "
       f"vocabulary would have {gpt2_vocab_bigram_params / 1e9:.1f}B and look at one.")
 
@@ -446,11 +450,11 @@ floor_perplexity = math.exp(FLOOR)
 # END SOLUTION
 
 # %%
-check("0.4a", bigram_perplexity, math.exp(count_val), hint="Perplexity is exp(loss), with the loss in nats.");
-check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: exponentiate it.");
+check("0.4a", bigram_perplexity, math.exp(count_val), hint="Perplexity is exp(loss), with the loss in nats.")
+check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: exponentiate it.")
 check_true("0.4c", 1 <= floor_perplexity < bigram_perplexity < V,
            message_if_false="a perfect model should be less perplexed than a bigram, which beats uniform",
-           hint="Perplexity lies between 1 (certain) and |V| (uniform guessing).");
+           hint="Perplexity lies between 1 (certain) and |V| (uniform guessing).")
 
 # %% [markdown]
 # ## Recap

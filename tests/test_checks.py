@@ -23,7 +23,7 @@ def run(capsys, *args, **kwargs):
 
 
 def assert_wrong(result, out, *fragments):
-    assert result is False
+    assert not result
     assert out.startswith("❌ Exercise")
     assert out.endswith(f"Hint: {HINT}")
     for fragment in fragments:
@@ -56,7 +56,7 @@ def assert_wrong(result, out, *fragments):
 ])
 def test_correct_answers(capsys, answer, expected):
     result, out = run(capsys, "1.1", answer, expected)
-    assert result is True
+    assert result
     assert out == "✅ Exercise 1.1: correct!"
 
 
@@ -125,14 +125,14 @@ def test_nan_where_a_number_is_expected_is_wrong(capsys):
 
 
 def test_tolerance(capsys):
-    assert run(capsys, "4.1", 1.00005, 1.0)[0] is True  # within default rtol=1e-4
-    assert run(capsys, "4.1", 1.001, 1.0)[0] is False
-    assert run(capsys, "4.1", 1.001, 1.0, rtol=1e-2)[0] is True
-    assert run(capsys, "4.1", 1e-7, 0.0)[0] is True  # atol matters near zero
-    assert run(capsys, "4.1", 1e-7, 0.0, atol=0.0)[0] is False
-    assert run(capsys, "4.1", torch.tensor([1.00005]), torch.tensor([1.0]))[0] is True
-    assert run(capsys, "4.1", torch.tensor([1.01]), torch.tensor([1.0]), rtol=0.1)[0] is True
-    assert run(capsys, "4.1", float("inf"), float("inf"))[0] is True
+    assert run(capsys, "4.1", 1.00005, 1.0)[0]  # within default rtol=1e-4
+    assert not run(capsys, "4.1", 1.001, 1.0)[0]
+    assert run(capsys, "4.1", 1.001, 1.0, rtol=1e-2)[0]
+    assert run(capsys, "4.1", 1e-7, 0.0)[0]  # atol matters near zero
+    assert not run(capsys, "4.1", 1e-7, 0.0, atol=0.0)[0]
+    assert run(capsys, "4.1", torch.tensor([1.00005]), torch.tensor([1.0]))[0]
+    assert run(capsys, "4.1", torch.tensor([1.01]), torch.tensor([1.0]), rtol=0.1)[0]
+    assert run(capsys, "4.1", float("inf"), float("inf"))[0]
 
 
 # -- not attempted ----------------------------------------------------------------------------------
@@ -141,13 +141,13 @@ def test_tolerance(capsys):
 @pytest.mark.parametrize("answer", [..., None])
 def test_not_attempted(capsys, answer):
     result, out = run(capsys, "5.1", answer, 42)
-    assert result is False
+    assert not result
     assert out == f"❌ Exercise 5.1: not attempted yet — replace the `...` with your answer. Hint: {HINT}"
 
 
 def test_ellipsis_is_not_attempted_even_when_none_is_expected(capsys):
     result, out = run(capsys, "5.2", ..., None)
-    assert result is False and "not attempted yet" in out
+    assert not result and "not attempted yet" in out
 
 
 def test_uncomparable_answer_does_not_raise(capsys):
@@ -167,12 +167,12 @@ def add(a, b):
 
 
 def test_check_function_correct(capsys):
-    assert check_function("6.1", add, [((1, 2), 3), ((2.5, 0.5), 3.0)], hint=HINT) is True
+    assert check_function("6.1", add, [((1, 2), 3), ((2.5, 0.5), 3.0)], hint=HINT)
     assert capsys.readouterr().out.strip() == "✅ Exercise 6.1: correct!"
 
 
 def test_check_function_single_argument_cases(capsys):
-    assert check_function("6.2", len, [("abc", 3), ([1, 2], 2)], hint=HINT) is True
+    assert check_function("6.2", len, [("abc", 3), ([1, 2], 2)], hint=HINT)
 
 
 def test_check_function_reports_first_failing_case(capsys):
@@ -203,7 +203,7 @@ def test_check_function_missing_return(capsys):
 
 def test_check_function_with_tensors(capsys):
     cases = [((torch.zeros(3), 0), torch.full((3,), 1 / 3))]
-    assert check_function("6.6", torch.softmax, cases, hint=HINT) is True
+    assert check_function("6.6", torch.softmax, cases, hint=HINT)
     capsys.readouterr()
     cases = [((torch.zeros(3), 0), torch.full((3,), 0.3))]
     result = check_function("6.6", torch.softmax, cases, hint=HINT)
@@ -212,7 +212,7 @@ def test_check_function_with_tensors(capsys):
 
 
 def test_check_function_not_attempted(capsys):
-    assert check_function("6.8", ..., [(1, 1)], hint=HINT) is False
+    assert not check_function("6.8", ..., [(1, 1)], hint=HINT)
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -220,19 +220,19 @@ def test_check_function_not_attempted(capsys):
 
 
 def test_check_true(capsys):
-    assert check_true("7.1", 2 > 1, message_if_false="2 should be bigger", hint=HINT) is True
+    assert check_true("7.1", 2 > 1, message_if_false="2 should be bigger", hint=HINT)
     assert capsys.readouterr().out.strip() == "✅ Exercise 7.1: correct!"
-    assert check_true("7.1", 1 > 2, message_if_false="1 is not bigger than 2.", hint=HINT) is False
+    assert not check_true("7.1", 1 > 2, message_if_false="1 is not bigger than 2.", hint=HINT)
     assert capsys.readouterr().out.strip() == \
         f"❌ Exercise 7.1: not yet — 1 is not bigger than 2. Hint: {HINT}"
 
 
 def test_check_true_with_callable_catches_errors(capsys):
-    assert check_true("7.2", lambda: torch.ones(3).sum() == 3, message_if_false="no", hint=HINT) is True
+    assert check_true("7.2", lambda: torch.ones(3).sum() == 3, message_if_false="no", hint=HINT)
     capsys.readouterr()
     result = check_true("7.2", lambda: torch.zeros(3) > 0, message_if_false="no", hint=HINT)
     assert_wrong(result, capsys.readouterr().out.strip(), "the check raised RuntimeError")
-    assert check_true("7.3", ..., message_if_false="no", hint=HINT) is False
+    assert not check_true("7.3", ..., message_if_false="no", hint=HINT)
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -348,3 +348,10 @@ def test_misuse_records_nothing():
     with pytest.raises(ValueError):
         check("1.1", 1, 1, hint="")
     assert checks._RESULTS == {}
+
+
+def test_result_is_truthy_and_silent_in_jupyter(capsys):
+    ok = checks.check("9.1", 2, 2, hint="h")
+    bad = checks.check("9.2", 2, 3, hint="h")
+    assert ok and not bad and ok == True and bad == False  # noqa: E712
+    assert repr(ok) == "True" and ok._ipython_display_() is None

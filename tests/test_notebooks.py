@@ -1,0 +1,76 @@
+"""Every notebook reads like a lesson: objectives, exercises with hints and collapsed solutions, a recap;
+it is committed executed, in order, without errors; and its jupytext script is in sync.
+
+Executing the notebooks and comparing their outputs is nbval's job (``pytest --nbval notebooks``), which
+the README's test command runs as part of the same suite.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+    assert NOTEBOOKS[0].name == "00_next_token_prediction.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure_objectives_exercises_recap(path):
+    cells = _cells(path)
+    markdown = [_source(c) for c in cells if c["cell_type"] == "markdown"]
+    code = [_source(c) for c in cells if c["cell_type"] == "code"]
+    assert re.match(r"# \d\d · ", markdown[0]), "the first cell is the title"
+    assert "## Objectives" in markdown[0], "objectives belong at the top"
+    assert any(m.startswith("## Recap") for m in markdown[-3:]), "a recap belongs at the end"
+    exercises = [m for m in markdown if re.search(r"^### Exercise \d+\.\d+", m, re.M)]
+    assert len(exercises) >= 3, "at least three exercises"
+    for text in exercises:
+        assert "<details><summary>💡 Hint</summary>" in text, "every exercise offers a collapsed hint"
+    checks = [c for c in code if re.search(r"\bcheck(_function|_true)?\(", c)]
+    assert len(checks) >= 3, "exercises are auto-checked"
+    solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert len(solutions) >= 3
+    for cell in solutions:
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, "solutions start collapsed"
+        assert "# BEGIN SOLUTION" in _source(cell) and "# END SOLUTION" in _source(cell)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_executed_in_order_without_errors(path):
+    code = [c for c in _cells(path) if c["cell_type"] == "code" and _source(c).strip()]
+    counts = [c["execution_count"] for c in code]
+    assert None not in counts, "every code cell was executed"
+    assert counts == list(range(1, len(code) + 1)), "executed top to bottom in a fresh kernel"
+    errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors
+    for cell in code:
+        assert not re.search(r"/(home|root|tmp|Users|work)/", _source(cell)), "no absolute paths"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_jupytext_pair_in_sync(path):
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{script.name} (the reviewable jupytext twin) is missing"
+    from_script = jupytext.read(script)
+    from_notebook = jupytext.read(path)
+    pairs = list(zip(from_script.cells, from_notebook.cells))
+    assert len(from_script.cells) == len(from_notebook.cells), \
+        f"run `jupytext --sync {path.relative_to(path.parent.parent)}`"
+    for i, (a, b) in enumerate(pairs):
+        assert (a.cell_type, a.source) == (b.cell_type, b.source), \
+            f"cell {i} differs: run `jupytext --sync notebooks/{path.name}`"
