@@ -315,6 +315,13 @@ class _Mismatch(Exception):
     """Raised by the parser when the text written so far is not a prefix of the target text."""
 
 
+class _Reached(Exception):
+    """Raised in prefix mode when a derivation writes its first character beyond the prefix."""
+
+    def __init__(self, char: str):
+        self.char = char
+
+
 class _Sampler:
     """Picks options at random with a seeded RNG and adds up their log-probabilities."""
 
@@ -369,10 +376,11 @@ class _Replayer:
 class _Writer:
     """Builds the text piece by piece, remembering where each character was mentioned."""
 
-    def __init__(self, target: str | None = None):
+    def __init__(self, target: str | None = None, prefix_mode: bool = False):
         self.parts: list[str] = []
         self.length = 0
         self.target = target
+        self.prefix_mode = prefix_mode  # target is only a prefix: stop at the first character beyond it
         self.last_mention: dict[str, tuple[int, int, str]] = {}
         self.coreferences: list[Coreference] = []
         self.sentence_start = True
@@ -384,8 +392,12 @@ class _Writer:
             text = text[0].upper() + text[1:]
             self.sentence_start = False
         piece = " " + text if space and self.length else text
-        if self.target is not None and not self.target.startswith(piece, self.length):
-            raise _Mismatch()  # parsing: this derivation cannot produce the target text
+        if self.target is not None:
+            overlap = self.target[self.length:self.length + len(piece)]
+            if not piece.startswith(overlap) or (len(overlap) < len(piece) and not self.prefix_mode):
+                raise _Mismatch()  # parsing: this derivation cannot produce the target text
+            if len(overlap) < len(piece):
+                raise _Reached(piece[len(overlap)])
         self.parts.append(piece)
         self.length += len(piece)
         return self.length - len(text), self.length
@@ -501,6 +513,35 @@ class StoryWorld:
         chooser = _Replayer(derivations[0], explore=False)
         self._tell(chooser, _Writer())
         return chooser.log_prob
+
+    def next_char_distribution(self, prefix: str) -> dict[str, float]:
+        """The exact P(next character | prefix) of a story that starts with `prefix`: what a perfect
+        character-level model would predict. After a complete story the next character is the separator
+        "\\n". Raises ValueError if no story starts with `prefix`."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        mass: dict[str, float] = {}
+        stack: list[list[int]] = [[]]
+        while stack:
+            choices = stack.pop()
+            chooser = _Replayer(choices, explore=False)
+            writer = _Writer(target=prefix, prefix_mode=True)
+            try:
+                self._tell(chooser, writer)
+            except _Mismatch:
+                continue
+            except _Branch as branch:
+                stack.extend(choices + [i] for i in range(branch.n_options))
+                continue
+            except _Reached as reached:
+                mass[reached.char] = mass.get(reached.char, 0.0) + math.exp(chooser.log_prob)
+                continue
+            if writer.length == len(prefix):  # the story is complete: only the separator can follow
+                mass[SEPARATOR] = mass.get(SEPARATOR, 0.0) + math.exp(chooser.log_prob)
+        total = sum(mass.values())
+        if total == 0:
+            raise ValueError(f"no storyworld story ({self.variant}) starts with {prefix[-40:]!r}")
+        return dict(sorted(((c, m / total) for c, m in mass.items()), key=lambda kv: -kv[1]))
 
     def enumerate(self, max_stories: int = 1_000_000) -> Iterator[Story]:
         """Every story the grammar can produce, each with its probability. Only sensible for tiny

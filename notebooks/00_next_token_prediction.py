@@ -433,6 +433,50 @@ print(f"{'course GPT':<15}{record['val_nats_per_char']:>22.3f}{gpt_ok:>22.0%}")
 print(f"{'perfect model':<15}{FLOOR:>22.3f}{'100%':>22}")
 
 # %% [markdown]
+# ### Try it: the next-token explorer
+# Three models side by side, each answering $P(\text{next token} \mid \text{context})$ for the text in the box:
+#
+# - **storyworld (perfect)**: the exact next-character distribution, computed from the grammar itself — the
+#   model whose loss is the entropy floor;
+# - **count bigram**: sees only the last character;
+# - **course GPT**: predicts whole words (its tokens are words with their leading space), from up to 128 words
+#   of context.
+#
+# Type a story opening, or press *add the most likely token* to let the perfect model write one greedily. Try
+# `Once upon a time, there was a little girl named Lily. ` and compare how sure each model is of `She`.
+
+# %%
+from course_utils.widgets.next_token import NextTokenExplorer
+
+
+def perfect_predict(context):
+    return list(world.next_char_distribution(context).items())
+
+
+def bigram_predict(context):
+    last = context[-1] if context else "\n"
+    if last not in stoi:
+        raise ValueError(f"{last!r} is not a storyworld character")
+    top = bigram_probs[stoi[last]].topk(20)
+    return [(chars[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+def gpt_predict(context):
+    unknown = [w for w in gpt_tokenizer.split(context) if w not in gpt_tokenizer.stoi]
+    if unknown:
+        raise ValueError(f"unknown to this word-level model: {unknown[:3]} (finish the word, or check spelling)")
+    ids = gpt_tokenizer.encode("\n" + context)[-gpt.config.block_size:]
+    with torch.no_grad():
+        probs = gpt(torch.tensor([ids]))[0][0, -1].softmax(dim=-1)
+    top = probs.topk(20)
+    return [(gpt_tokenizer.itos[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+NextTokenExplorer({"storyworld (perfect)": perfect_predict, "count bigram": bigram_predict,
+                   "course GPT": gpt_predict},
+                  context="Once upon a time, there was a little girl named Lily.", k=6)
+
+# %% [markdown]
 # ### Exercise 0.4 — from loss to perplexity
 # A loss of $L$ nats per token means the model is, on average, as unsure as a fair choice among
 # $e^{L}$ options: its **perplexity**. Compute the per-character perplexity of the count bigram on validation

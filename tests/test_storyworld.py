@@ -173,3 +173,40 @@ def test_command_line_writes_a_corpus(tmp_path, capsys):
     sw.main(["--split", "test", "-n", "5", "--out", str(out)])
     assert out.read_text(encoding="utf-8") == sw.load_split("test", 5).text
     assert "nats/char" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the perfect next-character model
+
+
+def test_next_char_distribution_chains_to_the_story_probability():
+    """Chain rule: the product of P(next char | prefix) over a story (and its separator) is p(story)."""
+    world = sw.StoryWorld(seed=4)
+    story = world.story(1)
+    log_p = sum(math.log(world.next_char_distribution(story.text[:i])[story.text[i]])
+                for i in range(len(story.text)))
+    log_p += math.log(world.next_char_distribution(story.text)[sw.SEPARATOR])
+    assert log_p == pytest.approx(story.log_prob, abs=1e-9)
+
+
+def test_next_char_distribution_matches_brute_force_on_a_tiny_grammar():
+    world = sw.StoryWorld(variant="tiny", pronoun_prob=1.0)
+    stories = list(world.enumerate())
+    for prefix in ["", "Once there was a little ", "Once there was a little girl named Ann. She lived in a small "]:
+        mass = {}
+        for s in stories:
+            full = s.text + sw.SEPARATOR
+            if full.startswith(prefix) and len(full) > len(prefix):
+                mass[full[len(prefix)]] = mass.get(full[len(prefix)], 0.0) + math.exp(s.log_prob)
+        total = sum(mass.values())
+        expected = {c: m / total for c, m in mass.items()}
+        got = world.next_char_distribution(prefix)
+        assert got.keys() == expected.keys()
+        for c in got:
+            assert got[c] == pytest.approx(expected[c], abs=1e-12)
+
+
+def test_next_char_distribution_rejects_impossible_prefixes():
+    with pytest.raises(ValueError, match="no storyworld story"):
+        sw.StoryWorld().next_char_distribution("Once upon a dragon")
+    with pytest.raises(TypeError, match="prefix must be a str"):
+        sw.StoryWorld().next_char_distribution(None)
