@@ -23,24 +23,30 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "load_storyworld_gpt",
-           "CHECKPOINT_DIR"]
+__all__ = ["GPTConfig", "GPT", "LayerNorm", "CausalSelfAttention", "MLP", "Block", "load_storyworld_gpt",
+           "gpt2_config", "convert_gpt2_state_dict", "load_gpt2_weights", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 
 
 @dataclass
 class GPTConfig:
-    """The hyperparameters of a GPT. GPT-2 small: vocab_size=50257, block_size=1024, n_layer=12,
-    n_head=12, n_embd=768 (124M parameters)."""
+    """The hyperparameters of a GPT. GPT-2 small is the default: 124,439,808 parameters.
+
+    Field names follow nanoGPT and GPT-2's own config; ``hyperparameter_table()`` shows them under the names
+    of the usual hyperparameter table (d_model, n_layers, d_ff, ...)."""
 
     vocab_size: int = 50257
-    block_size: int = 1024   # context window: the most tokens the model can look at
-    n_layer: int = 12        # transformer blocks
-    n_head: int = 12         # attention heads per block
-    n_embd: int = 768        # width of the residual stream (d_model); feed-forward is 4x this
-    dropout: float = 0.0
-    bias: bool = True        # biases in Linear and LayerNorm layers, as in GPT-2
+    block_size: int = 1024      # context window: the most tokens the model can look at
+    n_layer: int = 12           # transformer blocks
+    n_head: int = 12            # attention heads per block
+    n_embd: int = 768           # width of the residual stream (d_model)
+    dropout: float = 0.0        # on embeddings, attention weights and each residual branch
+    bias: bool = True           # biases in Linear and LayerNorm layers, as in GPT-2
+    d_ff: int | None = None     # feed-forward hidden size; None means 4 * n_embd
+    activation: str = "gelu"    # "gelu" (GPT-2's tanh approximation), "relu" or "silu"
+    layer_norm_eps: float = 1e-5
+    prenorm: bool = True        # GPT-2 normalizes before each sublayer; the 2017 Transformer after
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -48,9 +54,58 @@ class GPTConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
+                             f"each head gets n_embd / n_head dimensions")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.d_ff is None:
+            self.d_ff = 4 * self.n_embd
+        if not isinstance(self.d_ff, int) or self.d_ff <= 0:
+            raise ValueError(f"d_ff must be a positive int, got {self.d_ff!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+
+    def hyperparameter_table(self) -> list[tuple[str, object, str]]:
+        """(name in the usual hyperparameter table, value, meaning)."""
+        return [
+            ("vocab_size", self.vocab_size, "number of distinct tokens"),
+            ("max_position_embeddings", self.block_size, "longest input (context window)"),
+            ("d_model", self.n_embd, "embedding and hidden size"),
+            ("n_layers", self.n_layer, "transformer blocks"),
+            ("n_heads", self.n_head, "attention heads per block (divides d_model)"),
+            ("d_ff", self.d_ff, "feed-forward hidden size (typically 4 x d_model)"),
+            ("dropout_rate", self.dropout, "dropout probability"),
+            ("activation_function", self.activation, "non-linearity in the feed-forward network"),
+            ("layer_norm_eps", self.layer_norm_eps, "added to the variance for stability"),
+            ("use_bias", self.bias, "biases in projections and norms"),
+            ("prenorm", self.prenorm, "LayerNorm before (True) or after (False) each sublayer"),
+        ]
+
+
+ACTIVATIONS = {"gelu": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
+
+
+class LayerNorm(nn.Module):
+    """Normalize each token's vector to mean 0 and variance 1, then scale and shift (learned):
+
+        y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias      over the last dimension
+
+    Written out instead of nn.LayerNorm so the course model contains nothing it has not taught; notebook 04
+    proves the two equal."""
+
+    def __init__(self, n_features: int, bias: bool = True, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_features))
+        self.bias = nn.Parameter(torch.zeros(n_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)                      # (..., 1)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)        # (..., 1): the population variance
+        y = (x - mean) / torch.sqrt(var + self.eps) * self.weight
+        return y + self.bias if self.bias is not None else y
 
 
 class CausalSelfAttention(nn.Module):
@@ -92,28 +147,34 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, config.d_ff, bias=config.bias)
+        self.act = ACTIVATIONS[config.activation]()
+        self.c_proj = nn.Linear(config.d_ff, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attention(norm(x)), then x + mlp(norm(x))."""
+    """Transformer block. Pre-norm (GPT-2): x + attn(norm(x)), then x + mlp(norm(x)).
+    Post-norm (the 2017 Transformer): norm(x + attn(x)), then norm(x + mlp(x))."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.prenorm = config.prenorm
+        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))  # tokens share information
-        x = x + self.mlp(self.ln_2(x))   # each token refines its own
+        if self.prenorm:
+            x = x + self.attn(self.ln_1(x))  # tokens share information
+            x = x + self.mlp(self.ln_2(x))   # each token refines its own
+        else:
+            x = self.ln_1(x + self.attn(x))
+            x = self.ln_2(x + self.mlp(x))
         return x
 
 
@@ -128,7 +189,9 @@ class GPT(nn.Module):
             wpe=nn.Embedding(config.block_size, config.n_embd),   # learned position embeddings
             drop=nn.Dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            # pre-norm leaves the residual stream unnormalized, so it is normalized once more at the end
+            ln_f=LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps) if config.prenorm
+            else nn.Identity(),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # weight tying: one matrix reads and writes tokens
@@ -228,3 +291,64 @@ def load_storyworld_gpt(map_location: str | torch.device = "cpu"):
     model, metadata = GPT.load(CHECKPOINT_DIR / "storyworld_gpt.pt", map_location=map_location)
     record = json.loads((CHECKPOINT_DIR / "storyworld_gpt.json").read_text())
     return model, tokenizer_from_state(metadata["tokenizer"]), record
+
+
+# ---------------------------------------------------------------------------------------------------
+# GPT-2 weights
+# ---------------------------------------------------------------------------------------------------
+
+GPT2_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"  # openai-community/gpt2 on the Hugging Face Hub
+GPT2_URL = f"https://huggingface.co/openai-community/gpt2/resolve/{GPT2_REVISION}/model.safetensors"
+GPT2_SHA256 = "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"  # 548,105,171 bytes
+
+# GPT-2 was written in TensorFlow with "Conv1D" layers that store weights as (in, out); nn.Linear wants
+# (out, in), so these four matrices are transposed on the way in.
+_TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def gpt2_config(**overrides) -> GPTConfig:
+    """GPT-2 small's configuration (the defaults of GPTConfig), with any field overridden."""
+    return GPTConfig(**{**dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768,
+                               dropout=0.0, bias=True, activation="gelu", layer_norm_eps=1e-5), **overrides})
+
+
+def convert_gpt2_state_dict(hf_state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Hugging Face GPT-2 weights (GPT2LMHeadModel or GPT2Model names) -> the course GPT's names."""
+    out = {}
+    for name, tensor in hf_state_dict.items():
+        if name.endswith((".attn.bias", ".attn.masked_bias")):  # causal-mask buffers, not parameters
+            continue
+        key = name if name.startswith(("transformer.", "lm_head.")) else "transformer." + name
+        out[key] = tensor.t().contiguous() if key.endswith(_TRANSPOSED) else tensor
+    out.setdefault("lm_head.weight", out["transformer.wte.weight"])  # tied
+    return out
+
+
+def load_gpt2_weights(model: GPT, hf_state_dict: dict[str, torch.Tensor]) -> GPT:
+    """Copy GPT-2 weights into a course GPT built with the matching config; every tensor must fit."""
+    converted = convert_gpt2_state_dict(hf_state_dict)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(converted))
+    unexpected = sorted(set(converted) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"GPT-2 weights do not match this model: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    for key, tensor in converted.items():
+        if own[key].shape != tensor.shape:
+            raise ValueError(f"{key}: the model has shape {tuple(own[key].shape)}, "
+                             f"the weights {tuple(tensor.shape)}; build the model with the matching config")
+    model.load_state_dict(converted)
+    return model
+
+
+def from_pretrained_gpt2(cache_dir: str | Path | None = None) -> GPT | None:
+    """The real GPT-2 small (124M) in the course GPT class: downloads 548 MB once (sha256-checked) into the
+    course cache. Offline, prints one line and returns None."""
+    from .download import download
+
+    path = download(GPT2_URL, GPT2_SHA256, filename="gpt2-model.safetensors", cache_dir=cache_dir)
+    if path is None:
+        return None
+    from safetensors.torch import load_file
+
+    return load_gpt2_weights(GPT(gpt2_config()), load_file(str(path))).eval()
