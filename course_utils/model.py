@@ -47,6 +47,7 @@ class GPTConfig:
     activation: str = "gelu"    # "gelu" (GPT-2's tanh approximation), "relu" or "silu"
     layer_norm_eps: float = 1e-5
     prenorm: bool = True        # GPT-2 normalizes before each sublayer; the 2017 Transformer after
+    causal: bool = True         # False: every token sees every token (an encoder, as in BERT)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -81,6 +82,7 @@ class GPTConfig:
             ("layer_norm_eps", self.layer_norm_eps, "added to the variance for stability"),
             ("use_bias", self.bias, "biases in projections and norms"),
             ("prenorm", self.prenorm, "LayerNorm before (True) or after (False) each sublayer"),
+            ("causal", self.causal, "decoder (True: see only the past) or encoder (False)"),
         ]
 
 
@@ -119,6 +121,7 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
+        self.causal = config.causal
         self.record_attention = False       # set True to keep the weights of the last forward pass
         self.last_attention: torch.Tensor | None = None  # (B, nh, T, T)
 
@@ -131,12 +134,14 @@ class CausalSelfAttention(nn.Module):
         if self.record_attention:
             # Written out so the weights can be inspected; same result as the fused kernel below.
             att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))        # (B, nh, T, T)
-            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-            att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            if self.causal:
+                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+                att = att.masked_fill(~mask, float("-inf"))
+            att = att.softmax(dim=-1)
             self.last_attention = att.detach()
             y = self.attn_dropout(att) @ v                                  # (B, nh, T, hs)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
                                                dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)                    # heads side by side
         return self.resid_dropout(self.c_proj(y))
@@ -237,7 +242,8 @@ class GPT(nn.Module):
         if targets.shape != idx.shape:
             raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
                              f"got {tuple(targets.shape)}")
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        # targets of -100 are skipped: masked-LM and fine-tuning score only some positions
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss
 
     @torch.no_grad()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "train", "evaluate"]
+__all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "TrainResult", "train", "evaluate",
+           "evaluate_text", "LiveLossPlot"]
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -104,8 +105,9 @@ class TrainResult:
 
 
 def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
-          progress: bool = True) -> TrainResult:
-    """AdamW with warmup + cosine schedule and gradient clipping; evaluates every eval_interval steps."""
+          progress: bool = True, on_eval=None) -> TrainResult:
+    """AdamW with warmup + cosine schedule and gradient clipping; evaluates every eval_interval steps and
+    then calls on_eval(result) if given (e.g. a LiveLossPlot)."""
     from tqdm.auto import tqdm
 
     generator = set_seed(config.seed)
@@ -135,6 +137,8 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
             result.eval_steps.append(step + 1)
             result.val_loss.append(val)
             bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+            if on_eval is not None:
+                on_eval(result)
             model.train()
     result.seconds = time.perf_counter() - start
     model.eval()
@@ -153,3 +157,34 @@ def evaluate_text(model: torch.nn.Module, tokenizer, text: str, batch_size: int 
     n_chars = len(tokenizer.decode(ids[1:n_tokens + 1]))   # the characters whose tokens were predicted
     return {"nats_per_token": nats_per_token, "nats_per_char": nats_per_token * n_tokens / n_chars,
             "tokens": n_tokens, "chars": n_chars}
+
+
+class LiveLossPlot:
+    """A loss plot that redraws in place while training runs (pass it as train(..., on_eval=plot)).
+    Headless runs keep only the final picture."""
+
+    def __init__(self, floor: float | None = None, floor_label: str = "entropy floor", title: str = "training"):
+        self.floor, self.floor_label, self.title = floor, floor_label, title
+        self.handle = None
+
+    def figure(self, result: TrainResult):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        ax.plot(result.steps, result.train_loss, alpha=0.5, label="train (batches)")
+        ax.plot(result.eval_steps, result.val_loss, "o-", label="validation")
+        if self.floor is not None:
+            ax.axhline(self.floor, color="k", ls="--", label=self.floor_label)
+        ax.set(xlabel="step", ylabel="loss (nats per token)", title=self.title)
+        ax.legend()
+        plt.close(fig)
+        return fig
+
+    def __call__(self, result: TrainResult) -> None:
+        from IPython.display import display
+
+        fig = self.figure(result)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)

@@ -217,3 +217,18 @@ def test_checkpoint_loads_offline_and_scores_what_the_training_script_recorded()
     assert val.nats_per_char < scored["nats_per_char"] < 0.5
     assert (CHECKPOINT_DIR / "storyworld_gpt.pt").stat().st_size < 8_000_000
     json.dumps(record)  # plain JSON, readable without torch
+
+
+def test_live_loss_plot_draws_and_on_eval_is_called(monkeypatch):
+    from course_utils.train import LiveLossPlot, TrainResult
+
+    calls = []
+    ids = torch.tensor([1, 2, 3, 4, 5, 6, 7] * 30)
+    torch.manual_seed(0)
+    train(GPT(TINY), ids, ids, TrainConfig(max_steps=20, batch_size=4, eval_interval=10), progress=False,
+          on_eval=lambda r: calls.append(len(r.val_loss)))
+    assert calls == [1, 2]
+    plot = LiveLossPlot(floor=0.5)
+    fig = plot.figure(TrainResult(steps=[0, 1], train_loss=[2.0, 1.0], eval_steps=[1], val_loss=[1.5]))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["train (batches)", "validation", "entropy floor"]

@@ -1,0 +1,594 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · The transformer block and a complete GPT
+#
+# Attention lets tokens share information (notebook 03). A **transformer block** wraps it with the three
+# pieces that make deep stacks trainable — normalization, a feed-forward network and residual (shortcut)
+# connections — and a GPT is just embeddings, a stack of identical blocks, and a head that turns vectors back
+# into token scores. By the end we have a model with exactly GPT-2's architecture: GPT-2's published weights
+# load into it and give the same outputs.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. write LayerNorm from scratch, prove it equals PyTorch's, and say how it differs from BatchNorm;
+# 2. show with measurements why residual connections keep gradients alive in deep networks;
+# 3. build the position-wise feed-forward network and compare GELU with ReLU;
+# 4. assemble pre-norm and post-norm blocks and see their difference in stability;
+# 5. count GPT-2's 124,439,808 parameters by formula and by code, and load GPT-2 weights into the course GPT;
+# 6. tell encoder-only, decoder-only and encoder-decoder models apart by their masks and training objectives;
+# 7. explain what a mixture-of-experts layer buys: more parameters for the same compute per token.
+#
+# **Time:** about 25 minutes; the cells run in about a minute on a laptop CPU, offline.
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.checks import check, check_function, check_true, summary
+from course_utils.model import GPT, MLP, Block, GPTConfig, LayerNorm, gpt2_config, load_gpt2_weights
+from course_utils.tokenizers import WordTokenizer
+from course_utils.train import TrainConfig, get_batch, train
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+plt.rcParams["figure.dpi"] = 80
+
+# %% [markdown]
+# ## 1. Layer normalization
+#
+# Activations drift in scale as they pass through many layers, which makes training slow and fragile.
+# **LayerNorm** rescales each token's vector to mean 0 and variance 1, then lets the model choose its own
+# scale $\gamma$ and shift $\beta$:
+#
+# $$\text{LN}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta, \qquad
+# \mu = \frac{1}{C}\sum_{i=1}^{C} x_i, \quad \sigma^2 = \frac{1}{C}\sum_{i=1}^{C} (x_i - \mu)^2$$
+#
+# where $C$ is the vector's length (d_model) and $\epsilon$ (`layer_norm_eps`) avoids dividing by zero.
+
+# %%
+def layer_norm(x, weight, bias, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)                  # (..., 1): one mean per token
+    var = x.var(dim=-1, keepdim=True, unbiased=False)    # population variance, as in the formula
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+x = torch.randn(2, 5, 8) * 4 + 3                         # (B, T, C): 2 sequences, 5 tokens, 8 features
+reference = nn.LayerNorm(8)
+with torch.no_grad():
+    reference.weight.uniform_(0.5, 1.5)
+    reference.bias.uniform_(-0.5, 0.5)
+ours = layer_norm(x, reference.weight, reference.bias)
+diff = (ours - reference(x)).abs().max().item()
+print(f"max |ours − nn.LayerNorm| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
+assert diff < 1e-5
+
+course = LayerNorm(8)
+course.load_state_dict(reference.state_dict())
+diff_course = (course(x) - reference(x)).abs().max().item()
+print(f"max |course_utils LayerNorm − nn.LayerNorm| = {diff_course:.1e}", "✓" if diff_course < 1e-5 else "✗")
+assert diff_course < 1e-5
+
+# %% [markdown]
+# ### LayerNorm vs BatchNorm: which numbers are averaged together
+# **BatchNorm** normalizes each *feature* across the examples of a batch (and positions); **LayerNorm**
+# normalizes each *token* across its own features. So BatchNorm's output for one example depends on which other
+# examples share its batch — awkward for variable-length text and for generating one token at a time — while
+# LayerNorm treats every token alone.
+
+# %%
+acts = torch.randn(4, 6) * torch.tensor([1.0, 5.0, 0.5, 2.0, 8.0, 1.0]) + 2   # 4 tokens × 6 features
+ln_out = F.layer_norm(acts, (6,))
+bn_out = F.batch_norm(acts, None, None, training=True)
+print("LayerNorm: mean of each token (row)     ", ln_out.mean(dim=1).abs().max().item() < 1e-6)
+print("BatchNorm: mean of each feature (column)", bn_out.mean(dim=0).abs().max().item() < 1e-6)
+
+changed = acts.clone()
+changed[3] *= 10                                    # change a *different* token
+print("token 0 changes under LayerNorm when token 3 changes:",
+      not torch.allclose(F.layer_norm(changed, (6,))[0], ln_out[0]))
+print("token 0 changes under BatchNorm when token 3 changes:",
+      not torch.allclose(F.batch_norm(changed, None, None, training=True)[0], bn_out[0]))
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
+for ax, title, mask in ((axes[0], "LayerNorm: one group per token (row)", torch.arange(4)[:, None].expand(4, 6)),
+                        (axes[1], "BatchNorm: one group per feature (column)", torch.arange(6)[None, :].expand(4, 6))):
+    ax.imshow(mask, cmap="tab10", vmin=0, vmax=9)
+    ax.set(title=title, xlabel="feature", ylabel="token in batch")
+fig.suptitle("Cells of one colour are normalized together")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Exercise 4.1 — LayerNorm without weights
+# Write `normalize(x)` that returns LayerNorm's output with $\gamma = 1$, $\beta = 0$ and $\epsilon = 10^{-5}$,
+# over the last dimension, without calling any normalization function from torch.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Subtract `x.mean(-1, keepdim=True)` and divide by `torch.sqrt(var + 1e-5)`, where `var` is
+# `x.var(-1, keepdim=True, unbiased=False)`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def normalize(x):
+    # BEGIN SOLUTION
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + 1e-5)
+    # END SOLUTION
+
+
+# %%
+cases = [((t,), F.layer_norm(t, t.shape[-1:])) for t in (torch.randn(3, 4), torch.randn(2, 3, 16) * 7 + 1)]
+check_function("4.1", normalize, cases,
+               hint="unbiased=False: LayerNorm divides by C, not C − 1.")
+
+# %% [markdown]
+# ## 2. Residual (shortcut) connections
+#
+# Backpropagation multiplies one factor per layer. If those factors are mostly below 1, the gradient reaching
+# the first layers shrinks exponentially with depth — the **vanishing-gradient problem** — and early layers
+# stop learning. A residual connection computes $x + f(x)$ instead of $f(x)$: the $+x$ path carries the
+# gradient back unchanged, whatever $f$ does.
+#
+# Below: a stack of 20 small layers, the same weights, with and without shortcuts. We measure the gradient
+# norm that reaches each layer's weights.
+
+# %%
+class DeepStack(nn.Module):
+    def __init__(self, depth=20, width=32, shortcut=True):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Sequential(nn.Linear(width, width), nn.Tanh()) for _ in range(depth))
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = x + layer(x) if self.shortcut else layer(x)
+        return x
+
+
+grad_norms = {}
+for shortcut in (False, True):
+    torch.manual_seed(0)
+    stack = DeepStack(shortcut=shortcut)
+    stack(torch.randn(64, 32)).pow(2).mean().backward()
+    grad_norms[shortcut] = [layer[0].weight.grad.norm().item() for layer in stack.layers]
+
+fig, ax = plt.subplots(figsize=(6, 3.3))
+ax.semilogy(range(1, 21), grad_norms[False], "o-", label="plain stack")
+ax.semilogy(range(1, 21), grad_norms[True], "o-", label="with residual connections")
+ax.set(xlabel="layer (1 = closest to the input)", ylabel="gradient norm (log scale)",
+       title="Residual connections keep gradients alive")
+ax.legend()
+plt.show()
+print(f"first-layer gradient: plain {grad_norms[False][0]:.1e}, residual {grad_norms[True][0]:.1e}")
+
+# %% [markdown]
+# ## 3. The feed-forward network
+#
+# After attention mixes information *between* tokens, a small two-layer network processes each token *on its
+# own* (position-wise): expand from $d_\text{model}$ to $d_\text{ff} = 4\,d_\text{model}$, apply a
+# non-linearity, contract back.
+#
+# $$\text{FFN}(x) = W_2\,\phi(W_1 x + b_1) + b_2$$
+#
+# GPT-2 uses **GELU**, $x\,\Phi(x)$ with $\Phi$ the normal CDF: like ReLU for large $|x|$ but smooth, and it
+# lets small negative values through.
+
+# %%
+z = torch.linspace(-4, 4, 200)
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(z, F.relu(z), label="ReLU")
+ax.plot(z, F.gelu(z), label="GELU (exact)")
+ax.plot(z, F.gelu(z, approximate="tanh"), "--", label="GELU (tanh approx., GPT-2)")
+ax.set(title="Activation functions", xlabel="x")
+ax.legend()
+plt.show()
+
+config = GPTConfig(vocab_size=100, block_size=16, n_layer=2, n_head=4, n_embd=64)
+ffn = MLP(config)
+tokens = torch.randn(2, 16, 64)                                       # (B, T, C)
+print("FFN:", tuple(tokens.shape), "→", tuple(ffn.c_fc(tokens).shape), "→", tuple(ffn(tokens).shape))
+print(f"FFN parameters: {sum(p.numel() for p in ffn.parameters()):,} = 8·C² + 5·C = {8 * 64**2 + 5 * 64:,}")
+
+# %% [markdown]
+# ## 4. The block: pre-norm vs post-norm
+#
+# A block is attention and the FFN, each wrapped in a residual connection and a LayerNorm. Where the norm sits
+# matters:
+#
+# | | one sublayer $f$ | used by |
+# |---|---|---|
+# | **post-norm** | $x \leftarrow \text{LN}(x + f(x))$ | the original Transformer (2017), BERT |
+# | **pre-norm** | $x \leftarrow x + f(\text{LN}(x))$ | GPT-2 and most LLMs since |
+#
+# In pre-norm the residual path from the loss to every layer is a clean sum, so gradients reach all layers with
+# similar size. In post-norm every path goes through a LayerNorm per layer. Measure it at initialization,
+# on a 16-block model:
+
+# %%
+stories = storyworld.load_split("train", 1500).text
+val_text = storyworld.load_split("validation", 100).text
+word_tokenizer = WordTokenizer.train(stories)
+train_ids = torch.tensor(word_tokenizer.encode(stories))
+val_ids = torch.tensor(word_tokenizer.encode(val_text))
+
+
+def deep_config(prenorm):
+    return GPTConfig(vocab_size=word_tokenizer.vocab_size, block_size=32, n_layer=16, n_head=2, n_embd=32,
+                     prenorm=prenorm)
+
+
+block_grads = {}
+for prenorm in (True, False):
+    torch.manual_seed(0)
+    model = GPT(deep_config(prenorm))
+    xb, yb = get_batch(train_ids, 8, 32, torch.Generator().manual_seed(0))
+    model(xb, yb)[1].backward()
+    block_grads[prenorm] = [math.sqrt(sum(p.grad.pow(2).sum().item() for p in block.parameters()))
+                            for block in model.transformer.h]
+
+fig, ax = plt.subplots(figsize=(6, 3.3))
+ax.semilogy(range(1, 17), block_grads[True], "o-", label="pre-norm (GPT-2)")
+ax.semilogy(range(1, 17), block_grads[False], "o-", label="post-norm (2017)")
+ax.set(xlabel="block", ylabel="gradient norm at init", title="Where the gradient goes at the first step")
+ax.legend()
+plt.show()
+for prenorm, name in ((True, "pre-norm "), (False, "post-norm")):
+    g = block_grads[prenorm]
+    print(f"{name}: largest / median block gradient = {max(g) / sorted(g)[len(g) // 2]:.1f}")
+
+# %% [markdown]
+# Pre-norm gives every block a gradient of the same size. In the post-norm model the first block gets a
+# gradient about twenty times larger than each of the other fifteen: one learning rate cannot suit them all.
+# Uneven, badly scaled gradients at the start are why post-norm Transformers need a learning-rate warmup
+# (Xiong et al., 2020). Train both for 120 steps with **no warmup** (and no gradient clipping), at a moderate
+# and at a high learning rate:
+
+# %%
+runs = {}
+for lr in (1e-2, 3e-2):
+    for prenorm in (True, False):
+        torch.manual_seed(0)
+        model = GPT(deep_config(prenorm))
+        result = train(model, train_ids, val_ids,
+                       TrainConfig(max_steps=120, batch_size=8, learning_rate=lr, warmup_steps=1,
+                                   grad_clip=1e9, eval_interval=40, seed=0), progress=False)
+        runs[lr, prenorm] = result
+        print(f"lr={lr:g}  {'pre-norm ' if prenorm else 'post-norm'}  validation loss "
+              f"{' → '.join(f'{v:.2f}' for v in result.val_loss)}  nats/token")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+for ax, lr in zip(axes, (1e-2, 3e-2)):
+    for prenorm, label in ((True, "pre-norm"), (False, "post-norm")):
+        ax.plot(runs[lr, prenorm].train_loss, label=label)
+    ax.set(title=f"learning rate {lr:g}, no warmup", xlabel="step", ylabel="training loss")
+    ax.legend()
+plt.show()
+
+# %% [markdown]
+# At the moderate rate the post-norm model trains well — that is why the 2017 Transformer worked. At the
+# higher rate it stops learning, while pre-norm keeps going. Pre-norm is the robust choice, which matters
+# when one training run costs millions (notebook 05).
+#
+# ## 5. The complete GPT
+#
+# $$\text{tokens} \xrightarrow{\text{token + position embeddings}} x_0
+# \xrightarrow{\text{block}_1 \dots \text{block}_L} x_L \xrightarrow{\text{LN}} \xrightarrow{\text{LM head}}
+# \text{logits} \in \mathbb{R}^{T \times |V|}$$
+#
+# The LM head projects each final vector onto the vocabulary. With **weight tying** it reuses the token
+# embedding matrix: the same $|V| \times d$ table reads tokens in and writes them out. Stacking more blocks adds
+# capacity — more computation per token — but not context: the context window is set by `block_size` alone.
+#
+# The course GPT (`course_utils.model.GPT`) is configured by the usual hyperparameter table:
+
+# %%
+gpt2_small = gpt2_config()
+for name, value, meaning in gpt2_small.hyperparameter_table():
+    print(f"{name:<24}{str(value):<10}{meaning}")
+
+# %% [markdown]
+# Count GPT-2 small's parameters by formula. With $V$ tokens, context $T$, width $C$ and $L$ blocks:
+#
+# - token and position embeddings: $VC + TC$ (the LM head is tied: no extra parameters);
+# - one block: attention $4C^2 + 4C$ (q, k, v and output projections with biases), FFN $8C^2 + 5C$, two
+#   LayerNorms $4C$ — in all $12C^2 + 13C$;
+# - final LayerNorm: $2C$.
+
+# %%
+V, T, C, L = 50257, 1024, 768, 12
+by_formula = V * C + T * C + L * (12 * C**2 + 13 * C) + 2 * C
+gpt2_model = GPT(gpt2_small)
+by_counting = gpt2_model.num_parameters()
+print(f"formula  {by_formula:,}\ncounting {by_counting:,}", "✓" if by_formula == by_counting == 124_439_808 else "✗")
+assert by_formula == by_counting == 124_439_808
+print(f"without weight tying: {by_counting + V * C:,}")
+
+parts = {"token embeddings": V * C, "position embeddings": T * C,
+         "attention (all blocks)": L * (4 * C**2 + 4 * C), "feed-forward (all blocks)": L * (8 * C**2 + 5 * C),
+         "LayerNorms": L * 4 * C + 2 * C}
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.barh(list(parts), [v / 1e6 for v in parts.values()])
+ax.set(xlabel="millions of parameters", title="Where GPT-2 small's 124M parameters are")
+plt.show()
+
+# GPT-3 175B: L = 96 blocks of width 12,288. The 12·L·C² term dominates:
+print(f"GPT-3: 12·96·12288² = {12 * 96 * 12288**2 / 1e9:.0f}B parameters in its blocks")
+del gpt2_model
+
+# %% [markdown]
+# ### Exercise 4.2 — one block of GPT-2 small
+# How many parameters does one GPT-2 small block have? Store the number in `block_params`, computed from the
+# formula with $C = 768$.
+#
+# <details><summary>💡 Hint</summary>
+#
+# $12C^2 + 13C$.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+block_params = 12 * 768**2 + 13 * 768
+# END SOLUTION
+
+# %%
+check("4.2", block_params, sum(p.numel() for p in Block(gpt2_small).parameters()),
+      hint="Attention 4C² + 4C, FFN 8C² + 5C, two LayerNorms 4C.")
+
+# %% [markdown]
+# ## 6. Identical to GPT-2
+#
+# GPT-2's released weights use the same names as our modules (`transformer.h.0.attn.c_attn.weight`, ...). One
+# difference: GPT-2 was written with "Conv1D" layers that store each weight matrix transposed, so the converter
+# transposes four matrices per block (`course_utils.model.convert_gpt2_state_dict`).
+#
+# **Proof**, offline: build Hugging Face's GPT-2 with random weights, copy them into the course GPT, and compare
+# the logits.
+
+# %%
+try:
+    import transformers
+except ImportError:
+    transformers = None
+    print("transformers is not installed; skipping the comparison (pip install transformers).")
+
+if transformers is not None:
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    hf_config = transformers.GPT2Config(vocab_size=300, n_positions=64, n_embd=96, n_layer=3, n_head=4,
+                                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    hf_model = transformers.GPT2LMHeadModel(hf_config).eval()
+    course_model = load_gpt2_weights(GPT(gpt2_config(vocab_size=300, block_size=64, n_embd=96, n_layer=3,
+                                                     n_head=4)), hf_model.state_dict()).eval()
+    idx = torch.randint(300, (2, 64), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        diff = (course_model(idx)[0] - hf_model(idx).logits).abs().max().item()
+    print(f"max |course GPT − transformers GPT-2| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
+    assert diff < 1e-5
+
+# %% [markdown]
+# With a network connection you can load the real GPT-2 (548 MB, downloaded once, checksum-verified) into the
+# course class and let it write. Set `LOAD_REAL_GPT2 = True` to try it.
+
+# %%
+LOAD_REAL_GPT2 = False
+
+if not LOAD_REAL_GPT2:
+    print("Skipping the real GPT-2 (set LOAD_REAL_GPT2 = True to download 548 MB).")
+else:
+    import tiktoken
+
+    from course_utils.model import from_pretrained_gpt2
+
+    real_gpt2 = from_pretrained_gpt2()
+    if real_gpt2 is not None:
+        encoding = tiktoken.get_encoding("gpt2")
+        prompt = torch.tensor([encoding.encode("Once upon a time, there was a little girl named Lily.")])
+        out = real_gpt2.generate(prompt, 40, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0))
+        print(encoding.decode(out[0].tolist()))
+
+# %% [markdown]
+# ## 7. Encoder-only, decoder-only, encoder-decoder
+#
+# The same block serves three families; what changes is **which positions may attend to which** and **what
+# the model is trained to predict**.
+#
+# | family | attention | trained to | good at | examples |
+# |---|---|---|---|---|
+# | encoder-only | every token sees every token | fill in masked tokens | classification, search embeddings | BERT |
+# | decoder-only | each token sees itself and the past (causal mask) | predict the next token | generating text | GPT |
+# | encoder-decoder | encoder: all-to-all; decoder: causal + **cross-attention** to the encoder | rebuild corrupted spans / map input to output | translation, summarization | T5, Whisper |
+#
+# An encoder is a note-taker that reads everything and summarizes; a decoder is a storyteller that writes one
+# token at a time. Cross-attention is ordinary attention whose queries come from the decoder and whose keys
+# and values come from the encoder's output.
+
+# %%
+T_enc, T_dec = 6, 4
+masks = {
+    "encoder: bidirectional": torch.ones(T_enc, T_enc),
+    "decoder: causal": torch.ones(T_dec, T_dec).tril(),
+    "cross-attention: decoder → encoder": torch.ones(T_dec, T_enc),
+}
+fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+for ax, (title, mask) in zip(axes, masks.items()):
+    ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.3)
+    ax.set(title=title, xlabel="key position (attended to)", ylabel="query position")
+fig.suptitle("Who may attend to whom (green = allowed)")
+fig.tight_layout()
+plt.show()
+
+# One attention function, three uses: only the mask and the source of keys/values change.
+d = 16
+encoder_states = torch.randn(1, T_enc, d)
+decoder_states = torch.randn(1, T_dec, d)
+enc_out = F.scaled_dot_product_attention(encoder_states, encoder_states, encoder_states)
+dec_out = F.scaled_dot_product_attention(decoder_states, decoder_states, decoder_states, is_causal=True)
+cross_out = F.scaled_dot_product_attention(decoder_states, encoder_states, encoder_states)
+print("encoder self-attention :", tuple(enc_out.shape))
+print("decoder self-attention :", tuple(dec_out.shape))
+print("cross-attention        :", tuple(cross_out.shape), "(queries from the decoder, keys/values from the encoder)")
+
+# Causality, checked: changing the last decoder token changes only the last decoder output.
+changed = decoder_states.clone()
+changed[0, -1] += 1
+dec_changed = F.scaled_dot_product_attention(changed, changed, changed, is_causal=True)
+print("decoder outputs that changed:", (dec_changed - dec_out).abs().amax(-1)[0].gt(1e-6).tolist())
+
+# %% [markdown]
+# The three training objectives on one storyworld sentence (word-level for readability):
+
+# %%
+sentence = "Lily had a red ball and she loved it very much".split()
+g = torch.Generator().manual_seed(3)
+masked = [w if torch.rand(1, generator=g).item() > 0.25 else "[MASK]" for w in sentence]
+print("causal LM (GPT)        input:", " ".join(sentence[:-1]))
+print("                       target:", " ".join(sentence[1:]), "  ← every next word")
+print("masked LM (BERT)       input:", " ".join(masked))
+print("                       target:", [w for w, m in zip(sentence, masked) if m == "[MASK]"], " ← only the masked words")
+spans = [(2, 4), (7, 9)]
+corrupted, target = [], []
+position = 0
+for n, (start, end) in enumerate(spans):
+    corrupted += sentence[position:start] + [f"<X{n}>"]
+    target += [f"<X{n}>"] + sentence[start:end]
+    position = end
+corrupted += sentence[position:]
+print("span corruption (T5)   input:", " ".join(corrupted))
+print("                       target:", " ".join(target))
+
+# %% [markdown]
+# ## 8. Mixture of experts
+#
+# A **mixture-of-experts** (MoE) layer replaces the one feed-forward network by $E$ of them (the experts) and
+# a small **router** that picks the top $k$ experts for each token:
+#
+# $$\text{MoE}(x) = \sum_{i \in \text{top-}k(r(x))} g_i(x)\, \text{FFN}_i(x), \qquad
+# g(x) = \text{softmax over the chosen } k \text{ of } r(x) = W_r x$$
+#
+# Parameters grow $E$-fold, but each token only runs through $k$ experts: more capacity for about the same
+# compute per token. (Mixtral 8×7B has 8 experts per layer and uses 2 per token.)
+
+# %%
+class MoEFeedForward(nn.Module):
+    def __init__(self, config, n_experts=8, top_k=2):
+        super().__init__()
+        self.top_k = top_k
+        self.router = nn.Linear(config.n_embd, n_experts, bias=False)
+        self.experts = nn.ModuleList(MLP(config) for _ in range(n_experts))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        flat = x.reshape(-1, C)                                          # (B·T, C)
+        scores = self.router(flat)                                       # (B·T, E)
+        top_scores, top_experts = scores.topk(self.top_k, dim=-1)        # (B·T, k)
+        gates = top_scores.softmax(dim=-1)                               # weights of the chosen experts
+        out = torch.zeros_like(flat)
+        for e, expert in enumerate(self.experts):
+            token_idx, slot = (top_experts == e).nonzero(as_tuple=True)  # tokens routed to expert e
+            if len(token_idx):
+                out[token_idx] += gates[token_idx, slot, None] * expert(flat[token_idx])
+        self.last_choice = top_experts
+        return out.reshape(B, T, C)
+
+
+torch.manual_seed(0)
+moe_config = GPTConfig(vocab_size=100, block_size=16, n_layer=1, n_head=4, n_embd=64)
+dense = MLP(moe_config)
+one_expert = MoEFeedForward(moe_config, n_experts=1, top_k=1)
+one_expert.experts[0].load_state_dict(dense.state_dict())
+probe = torch.randn(2, 16, 64)
+diff = (one_expert(probe) - dense(probe)).abs().max().item()
+print(f"max |MoE with one expert − dense FFN| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+assert diff < 1e-6
+
+moe = MoEFeedForward(moe_config, n_experts=8, top_k=2)
+moe(torch.randn(4, 16, 64))
+load = torch.bincount(moe.last_choice.flatten(), minlength=8)
+dense_params = sum(p.numel() for p in dense.parameters())
+moe_params = sum(p.numel() for p in moe.parameters())
+print(f"dense FFN: {dense_params:,} parameters, all used by every token")
+print(f"MoE (8 experts, top-2): {moe_params:,} parameters, {2 * dense_params + 8 * 64:,} used per token")
+print("tokens per expert (untrained router):", load.tolist())
+
+# %% [markdown]
+# ### Exercise 4.3 — parameters in use
+# A GPT-2-sized MoE layer has $E = 8$ experts, each a GPT-2 small FFN ($C = 768$, $d_\text{ff} = 3072$, with
+# biases), routes each token to $k = 2$ of them, and has a bias-free router. Compute `total_params` (all
+# parameters of the layer) and `active_params` (those one token uses: its two experts and the router).
+#
+# <details><summary>💡 Hint</summary>
+#
+# One FFN has $8C^2 + 5C$ parameters; the router is a $C \times E$ matrix.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+ffn_params = 8 * 768**2 + 5 * 768
+total_params = 8 * ffn_params + 768 * 8
+active_params = 2 * ffn_params + 768 * 8
+# END SOLUTION
+
+# %%
+big = MoEFeedForward(gpt2_small, n_experts=8, top_k=2)
+check("4.3a", total_params, sum(p.numel() for p in big.parameters()),
+      hint="Eight experts plus the router.")
+check("4.3b", active_params, 2 * sum(p.numel() for p in big.experts[0].parameters()) + big.router.weight.numel(),
+      hint="Two experts plus the router: the other six are skipped for this token.")
+del big
+
+# %% [markdown]
+# ### Exercise 4.4 — which mask?
+# A model must read a whole review and label it positive or negative. Set `needs_causal_mask` to `True` or
+# `False`: should its encoder hide future tokens?
+#
+# <details><summary>💡 Hint</summary>
+#
+# The whole review is available at once, and a word's meaning often depends on what follows it.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+needs_causal_mask = False
+# END SOLUTION
+
+# %%
+check("4.4", needs_causal_mask, False,
+      hint="Classification reads the full input: an encoder-only, bidirectional model (like BERT) fits.")
+
+# %% [markdown]
+# ## Recap
+# - **LayerNorm** normalizes each token over its features ($\mu$, $\sigma$ per token); BatchNorm normalizes each
+#   feature over the batch, so its outputs depend on the other examples.
+# - **Residual connections** carry gradients through deep stacks; without them the first layers barely learn.
+# - The **feed-forward network** expands ×4, applies GELU, and contracts, one token at a time.
+# - **Pre-norm** blocks spread gradients evenly and tolerate high learning rates; post-norm needs warmup.
+# - A **GPT** = token + position embeddings, $L$ blocks, a final LayerNorm and a tied LM head:
+#   $VC + TC + L(12C^2 + 13C) + 2C$ = 124,439,808 parameters for GPT-2 small. The course GPT loads GPT-2's
+#   weights and matches its logits.
+# - Encoder-only, decoder-only and encoder-decoder models differ in masks, cross-attention and objective.
+# - **Mixture of experts** multiplies parameters while keeping compute per token nearly fixed.
+#
+# **Next:** [05 · Pretraining](05_pretraining.ipynb) — training this GPT on storyworld against the entropy floor.
+
+# %%
+summary()
