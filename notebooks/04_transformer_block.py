@@ -258,7 +258,7 @@ for prenorm, name in ((True, "pre-norm "), (False, "post-norm")):
 
 # %% [markdown]
 # Pre-norm gives every block a gradient of the same size. In the post-norm model the first block gets a
-# gradient about twenty times larger than each of the other fifteen: one learning rate cannot suit them all.
+# gradient about seventeen times larger than the typical block: one learning rate cannot suit them all.
 # Uneven, badly scaled gradients at the start are why post-norm Transformers need a learning-rate warmup
 # (Xiong et al., 2020). Train both for 120 steps with **no warmup** (and no gradient clipping), at a moderate
 # and at a high learning rate:
