@@ -105,11 +105,18 @@ class TrainResult:
 
 
 def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
-          progress: bool = True, on_eval=None) -> TrainResult:
+          progress: bool = True, on_eval=None, rank: int = 0, world_size: int = 1) -> TrainResult:
     """AdamW with warmup + cosine schedule and gradient clipping; evaluates every eval_interval steps and
-    then calls on_eval(result) if given (e.g. a LiveLossPlot)."""
+    then calls on_eval(result) if given (e.g. a LiveLossPlot).
+
+    Data parallel: with `model` wrapped in DistributedDataParallel, each of `world_size` processes passes its
+    `rank`. Every process draws the same global batch of batch_size * world_size windows and trains on its own
+    slice; DDP averages the gradients, so the run equals one process training on the whole global batch."""
     from tqdm.auto import tqdm
 
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+    core = getattr(model, "module", model)  # DistributedDataParallel keeps the model in .module
     generator = set_seed(config.seed)
     device = next(model.parameters()).device
     decay = [p for p in model.parameters() if p.dim() >= 2]      # matrices get weight decay,
@@ -120,11 +127,12 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
     result = TrainResult()
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(config.max_steps), disable=not progress, desc="training")
+    bar = tqdm(range(config.max_steps), disable=not progress or rank != 0, desc="training")
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config.learning_rate, config.warmup_steps, config.max_steps)
-        x, y = get_batch(train_ids, config.batch_size, model.config.block_size, generator)
+        x, y = get_batch(train_ids, config.batch_size * world_size, core.config.block_size, generator)
+        x, y = x[rank::world_size], y[rank::world_size]                  # this process's share
         _, loss = model(x.to(device), y.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,7 +141,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
         result.steps.append(step)
         result.train_loss.append(loss.item())
         if (step + 1) % config.eval_interval == 0 or step + 1 == config.max_steps:
-            val = evaluate(model, val_ids, max_windows=config.eval_windows)
+            val = evaluate(core, val_ids, max_windows=config.eval_windows)
             result.eval_steps.append(step + 1)
             result.val_loss.append(val)
             bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
