@@ -9,7 +9,7 @@ Two simple tokenizers live here from day one:
   closed vocabulary, so every word of it is known; text with new words shows why word-level tokenizers break
   (they become ``<unk>``).
 
-Notebook 01 builds these and a byte-level BPE from scratch.
+Notebook 01 builds these and a byte-level BPE from scratch; the BPE lives in ``course_utils.bpe``.
 """
 
 from __future__ import annotations
@@ -117,9 +117,13 @@ class WordTokenizer:
         return {"type": "word", "itos": self.itos}
 
 
-def tokenizer_from_state(state: dict) -> CharTokenizer | WordTokenizer:
+def tokenizer_from_state(state: dict):
     """Rebuild a tokenizer saved with ``state_dict()`` (as stored in checkpoints)."""
     kinds = {"char": CharTokenizer, "word": WordTokenizer}
+    if state.get("type") == "bpe":
+        from .bpe import BPETokenizer  # imported here: bpe imports this module
+
+        return BPETokenizer.from_state(state)
     if state.get("type") not in kinds:
-        raise ValueError(f"unknown tokenizer type {state.get('type')!r}; expected one of {sorted(kinds)}")
+        raise ValueError(f"unknown tokenizer type {state.get('type')!r}; expected one of {sorted(kinds) + ['bpe']}")
     return kinds[state["type"]](state["itos"])
