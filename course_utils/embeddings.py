@@ -299,6 +299,19 @@ def train_skipgram(ids: torch.Tensor, vocab_size: int, *, dim: int = 32, window:
         raise ValueError("ids must be a 1-D token stream of at least two tokens")
     if ids.min() < 0 or ids.max() >= vocab_size:
         raise ValueError(f"token IDs must be in [0, {vocab_size})")
+    # Each step is far too small to share among threads: on a busy machine, waiting for the other threads
+    # costs more than the work. One thread is faster, and gives the same numbers whatever the caller's setting.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_skipgram(ids, vocab_size, dim, window, negatives, epochs, batch_size, lr, subsample,
+                               segments, seed, max_seconds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_skipgram(ids, vocab_size, dim, window, negatives, epochs, batch_size, lr, subsample, segments, seed,
+                    max_seconds) -> SkipGramResult:
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = SkipGram(vocab_size, dim)
