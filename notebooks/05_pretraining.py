@@ -1,0 +1,534 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Pretraining a GPT against a known entropy floor
+#
+# Pretraining is next-token prediction on a lot of unlabeled text: the label of every position is simply the
+# token that follows it. In this notebook we write the whole training loop, train the course GPT on storyworld
+# on a laptop CPU, and compare its loss with the one number real pretraining never has — the true entropy of
+# the text.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. cut a token stream into (context, target) windows and batch them;
+# 2. write a training loop with AdamW, warmup and cosine decay, gradient clipping, validation and checkpoints;
+# 3. read a loss in nats per token and per character, as perplexity, and against the entropy floor;
+# 4. recognise overfitting — and why a model can beat the floor on text it memorized;
+# 5. turn the same text into masked-LM and span-corruption examples;
+# 6. clean a dirty corpus (exact and MinHash near-duplicates, PII) and measure what the model memorizes;
+# 7. estimate training compute with $6ND$ and put our run next to GPT-3 and LLaMA.
+#
+# **Time:** about 30 minutes; the cells run in about two and a half minutes on a laptop CPU, offline.
+
+# %%
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.checks import check, check_function, check_true, summary
+from course_utils.data import (SlidingWindowDataset, exact_duplicates, mask_tokens, near_duplicates, scrub_pii,
+                               span_corrupt)
+from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
+from course_utils.tokenizers import CharTokenizer, WordTokenizer
+from course_utils.train import LiveLossPlot, TrainConfig, evaluate, evaluate_text, lr_at, pick_device, train
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+plt.rcParams["figure.dpi"] = 80
+
+# %% [markdown]
+# ## 1. From text to training windows
+#
+# The pipeline: **tokenize** the corpus into one long stream of IDs, **cut** it into windows of `block_size`
+# tokens, and pair each window $x = (t_1, \dots, t_T)$ with the same window shifted by one,
+# $y = (t_2, \dots, t_{T+1})$. One window then holds $T$ training examples at once: predict $t_2$ from $t_1$,
+# $t_3$ from $t_1 t_2$, and so on — the causal mask makes each position see only its past.
+#
+# We use the word-level tokenizer (storyworld has a closed vocabulary; notebook 01 covers subwords).
+
+# %%
+train_corpus = storyworld.load_split("train")
+val_corpus = storyworld.load_split("validation")
+tokenizer = WordTokenizer.train(train_corpus.text)
+train_ids = torch.tensor(tokenizer.encode(train_corpus.text))
+val_ids = torch.tensor(tokenizer.encode(val_corpus.text))
+print(f"vocabulary {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
+print(f"{len(train_corpus.text) / len(train_ids):.2f} characters per token")
+
+windows = SlidingWindowDataset(train_ids, block_size=8, stride=4)
+x, y = windows[0]
+print(f"\n{len(windows):,} windows of 8 tokens with stride 4; the first one:")
+for t in range(4):
+    print(f"  {tokenizer.decode(x[:t + 1])!r:>40}  →  {tokenizer.decode(y[t:t + 1])!r}")
+
+# %% [markdown]
+# The **stride** sets how far apart windows start. Stride = block size gives disjoint windows; a smaller stride
+# gives overlapping, more numerous (but correlated) windows. A `DataLoader` shuffles windows and stacks them
+# into batches of shape (B, T).
+
+# %%
+for stride in (8, 4, 1):
+    print(f"stride {stride}: {len(SlidingWindowDataset(train_ids, 8, stride)):>9,} windows")
+
+loader = torch.utils.data.DataLoader(SlidingWindowDataset(train_ids, 128), batch_size=32, shuffle=True,
+                                     generator=torch.Generator().manual_seed(0))
+xb, yb = next(iter(loader))
+print("batch:", tuple(xb.shape), tuple(yb.shape), "— targets are inputs shifted by one:",
+      torch.equal(xb[:, 1:], yb[:, :-1]))
+
+# %% [markdown]
+# ## 2. The training loop, written out
+#
+# Each step: take a batch, run the forward pass, compute the cross-entropy of the next-token predictions,
+# backpropagate, clip the gradient norm, and let the optimizer update the weights. Around it:
+#
+# - **AdamW**: Adam with *decoupled* weight decay, applied to weight matrices but not to biases and norm gains;
+# - **learning-rate schedule**: a short linear **warmup** (Adam's statistics are poor at first), then **cosine
+#   decay** to 10% — pretraining uses higher rates than fine-tuning, then anneals;
+# - **gradient clipping**: rescale the gradient when its norm exceeds 1, so one bad batch cannot wreck the run;
+# - **validation** every few hundred steps on held-out text, to watch for overfitting.
+
+# %%
+steps = torch.arange(600)
+fig, ax = plt.subplots(figsize=(5.5, 2.8))
+ax.plot(steps, [lr_at(int(s), 3e-3, warmup_steps=60, total_steps=600) for s in steps])
+ax.set(xlabel="step", ylabel="learning rate", title="Linear warmup, then cosine decay")
+plt.show()
+
+# %%
+def train_by_hand(model, train_ids, steps, batch_size=32, max_lr=3e-3, warmup=50, weight_decay=0.1, seed=0):
+    """The loop of course_utils.train.train, spelled out (validation left out for brevity)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=max_lr, betas=(0.9, 0.95))
+    T = model.config.block_size
+    losses = []
+    model.train()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, max_lr, warmup, steps)
+        starts = torch.randint(len(train_ids) - T, (batch_size,), generator=generator)
+        x = torch.stack([train_ids[s:s + T] for s in starts])             # (B, T)
+        y = torch.stack([train_ids[s + 1:s + 1 + T] for s in starts])     # (B, T)
+        logits, _ = model(x)                                               # (B, T, V)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+small = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=64)
+torch.manual_seed(0)
+ours = train_by_hand(GPT(small), train_ids, steps=20)
+torch.manual_seed(0)
+package = train(GPT(small), train_ids, val_ids,
+                TrainConfig(max_steps=20, batch_size=32, learning_rate=3e-3, warmup_steps=50, eval_interval=1000),
+                progress=False).train_loss
+diff = max(abs(a - b) for a, b in zip(ours, package))
+print(f"loss after 20 steps: {ours[-1]:.4f}; max |ours − course_utils.train| over 20 steps = {diff:.1e}",
+      "✓" if diff < 1e-5 else "✗")
+assert diff < 1e-5
+
+# %% [markdown]
+# The two loops agree step for step, so from here on we call the package's `train`, which adds validation, a
+# progress bar and a live plot. The device is picked automatically: CUDA, then Apple's MPS, then the CPU.
+#
+# ## 3. Train the course GPT on storyworld
+#
+# Same architecture as the checkpoint shipped with the course (4 blocks, 4 heads, 128 dimensions, a context of
+# 128 words: 0.8M parameters), trained for 200 steps of 32 windows. Watch the loss fall towards the floor.
+
+# %%
+device = pick_device()
+config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=4, n_head=4, n_embd=128)
+torch.manual_seed(0)
+model = GPT(config).to(device)
+tokens_per_char = len(train_ids) / len(train_corpus.text)
+floor_per_token = val_corpus.nats_per_char / tokens_per_char   # the floor, converted to this tokenizer's units
+print(f"{model.num_parameters():,} parameters on {device}")
+run = train(model, train_ids, val_ids,
+            TrainConfig(max_steps=200, batch_size=32, learning_rate=3e-3, warmup_steps=20, eval_interval=50,
+                        eval_windows=64, seed=0),
+            on_eval=LiveLossPlot(floor=floor_per_token, title="Pretraining the course GPT"))
+model = model.cpu()
+
+# %% [markdown]
+# Now the real comparison, in **nats per character** so that any tokenizer could be compared: our 200-step run,
+# the course checkpoint (the same recipe for 1,200 steps: `scripts/train_storyworld_gpt.py`), and the floor.
+
+# %%
+ours_val = evaluate_text(model, tokenizer, val_corpus.text)
+checkpoint, checkpoint_tokenizer, record = load_storyworld_gpt()
+ckpt_val = evaluate_text(checkpoint, checkpoint_tokenizer, val_corpus.text)
+floor = val_corpus.nats_per_char
+print(f"{'model':<28}{'nats/char':>10}{'gap to floor':>14}{'perplexity/token':>18}")
+for name, result in (("this run (200 steps)", ours_val), ("checkpoint (1,200 steps)", ckpt_val)):
+    print(f"{name:<28}{result['nats_per_char']:>10.4f}{result['nats_per_char'] / floor - 1:>13.0%}"
+          f"{math.exp(result['nats_per_token']):>18.3f}")
+print(f"{'storyworld floor':<28}{floor:>10.4f}{'0%':>14}{math.exp(floor_per_token):>18.3f}")
+
+# %% [markdown]
+# Two remarks on the gap. Evaluation cuts the text into 128-token windows, so the first words of each window
+# are predicted with little context; no model with a finite window can reach the floor exactly. And the
+# remaining gap is knowledge the model has not yet squeezed out of the data — a longer run closes more of it.
+#
+# **Checkpoints.** Saving the weights (and the config) lets training stop and resume, and lets later notebooks
+# reuse a model. Save, reload, and check that nothing changed:
+
+# %%
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "storyworld_gpt_200.pt"
+    model.save(path, tokenizer=tokenizer.state_dict(), steps=200)
+    reloaded, metadata = GPT.load(path)
+reloaded_val = evaluate_text(reloaded, tokenizer, val_corpus.text)
+print(f"reloaded: {reloaded_val['nats_per_char']:.4f} nats/char (same as before: "
+      f"{reloaded_val['nats_per_char'] == ours_val['nats_per_char']}); metadata keys {sorted(metadata)}")
+
+# %% [markdown]
+# ### Perplexity
+# **Perplexity** is the exponential of the mean loss, $\text{PPL} = \exp\big(-\tfrac{1}{N}\sum_i \log p(t_i \mid
+# t_{<i})\big)$: the number of equally likely choices the model is as unsure as. It depends on the tokenizer —
+# per word, per character — which is why we compare in nats per character.
+#
+# ### Exercise 5.1 — perplexity from a loss
+# Compute the per-token perplexity of the checkpoint on validation from `ckpt_val["nats_per_token"]`, and its
+# per-character perplexity from `ckpt_val["nats_per_char"]`. Store them in `ppl_token` and `ppl_char`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `math.exp` of each loss.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+ppl_token = math.exp(ckpt_val["nats_per_token"])
+ppl_char = math.exp(ckpt_val["nats_per_char"])
+# END SOLUTION
+
+# %%
+check("5.1a", ppl_token, math.exp(ckpt_val["nats_per_token"]), hint="Perplexity = exp(loss in nats).")
+check("5.1b", ppl_char, math.exp(ckpt_val["nats_per_char"]), hint="Same formula with the per-character loss.")
+check_true("5.1c", ppl_token > ppl_char, message_if_false="a word carries more uncertainty than a character",
+           hint="A token is several characters long, so its perplexity is larger.")
+
+# %% [markdown]
+# ## 4. Overfitting: beating the floor on text you memorized
+#
+# Train a model on only 20 stories and watch both losses. The training loss drops *below* the entropy floor:
+# the floor is the best possible loss on *new* text, and the model is no longer predicting — it is reciting.
+# The validation loss tells the truth.
+
+# %%
+tiny_text = "".join(s.text + "\n" for s in train_corpus.stories[:20])
+tiny_ids = torch.tensor(tokenizer.encode(tiny_text))
+tiny_floor = -sum(s.log_prob for s in train_corpus.stories[:20]) / len(tiny_text) / tokens_per_char
+torch.manual_seed(0)
+overfit_model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=64))
+overfit = train(overfit_model, tiny_ids, val_ids,
+                TrainConfig(max_steps=250, batch_size=16, learning_rate=3e-3, warmup_steps=20, eval_interval=25,
+                            eval_windows=32), progress=False)
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(overfit.steps, overfit.train_loss, alpha=0.6, label="training loss (20 stories)")
+ax.plot(overfit.eval_steps, overfit.val_loss, "o-", label="validation loss (new stories)")
+ax.axhline(floor_per_token, color="k", ls="--", label="entropy floor")
+ax.set(xlabel="step", ylabel="nats per token", title="Overfitting a tiny dataset", ylim=(0, 3))
+ax.legend()
+plt.show()
+print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3f}, "
+      f"validation {overfit.val_loss[-1]:.3f}, floor {floor_per_token:.3f} nats/token")
+
+# %% [markdown]
+# ## 5. Other pretraining objectives
+#
+# GPT-style models learn by **causal language modeling**: predict every next token. Two other objectives use
+# the same text differently (notebook 04 showed the architectures):
+#
+# - **masked LM** (BERT): hide 15% of the tokens (80% become `[MASK]`, 10% a random token, 10% stay) and
+#   predict only the hidden ones, seeing both sides;
+# - **span corruption** (T5): replace whole spans by sentinels and generate the missing spans.
+#
+# We train a tiny *bidirectional* course GPT (`causal=False`) on the masked-LM objective for a few seconds and
+# look at its predictions and loss on a few examples.
+
+# %%
+mask_tokenizer = WordTokenizer(tokenizer.itos + ["[MASK]"])
+mask_id = mask_tokenizer.stoi["[MASK]"]
+mlm_ids = torch.tensor(mask_tokenizer.encode(train_corpus.text[:300_000]))
+torch.manual_seed(0)
+encoder = GPT(GPTConfig(vocab_size=mask_tokenizer.vocab_size, block_size=48, n_layer=2, n_head=2, n_embd=64,
+                        causal=False))
+optimizer = torch.optim.AdamW(encoder.parameters(), lr=3e-3)
+g = torch.Generator().manual_seed(0)
+for step in range(200):
+    starts = torch.randint(len(mlm_ids) - 48, (32,), generator=g)
+    clean = torch.stack([mlm_ids[s:s + 48] for s in starts])
+    inputs, targets = mask_tokens(clean, mask_id, mask_tokenizer.vocab_size, generator=g)
+    _, loss = encoder(inputs, targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+encoder.eval()
+
+example = torch.tensor([mask_tokenizer.encode(val_corpus.stories[0].text)[:48]])
+inputs, targets = mask_tokens(example, mask_id, mask_tokenizer.vocab_size, rate=0.2,
+                              generator=torch.Generator().manual_seed(4))
+with torch.no_grad():
+    logits, loss = encoder(inputs, targets)
+print("input :", mask_tokenizer.decode(inputs[0]))
+hidden = (targets[0] != -100).nonzero().flatten().tolist()
+for position in hidden:
+    guess = mask_tokenizer.itos[logits[0, position].argmax()]
+    print(f"  position {position:>2}: true {mask_tokenizer.itos[targets[0, position]]!r:<10} predicted {guess!r}")
+print(f"masked-LM loss on these {len(hidden)} positions: {loss.item():.3f} nats "
+      f"(uniform guessing: {math.log(mask_tokenizer.vocab_size):.3f})")
+
+# %%
+words = val_corpus.stories[0].text.split()[:16]
+corrupted, target = span_corrupt(words, [(3, 5), (9, 12)])
+print("span corruption input :", " ".join(corrupted))
+print("span corruption target:", " ".join(target))
+print(f"the target is {len(target)} tokens for {len(words)} words of text: a short, dense objective")
+
+# %% [markdown]
+# ## 6. Data quality: duplicates and personal data
+#
+# Web-scale corpora are noisy: the same page appears thousands of times, near-copies differ by a date or a
+# name, and text contains e-mail addresses and phone numbers. Duplication makes a model **memorize**; PII in
+# the data can come back out of the model. We build a dirty copy of storyworld and clean it.
+
+# %%
+clean_stories = [s.text for s in train_corpus.stories[:600]]
+secret = "Call Lily at 555-0142 or write to lily@example.com."
+g = torch.Generator().manual_seed(0)
+dirty = list(clean_stories)
+leaky = train_corpus.stories[700].text + " " + secret                              # a page with personal data
+dirty += [leaky] * 40                                                             # ... copied 40 times
+for i in range(30):                                                               # 30 near-duplicates
+    words = clean_stories[i].split()
+    j = int(torch.randint(len(words), (1,), generator=g))
+    dirty.append(" ".join(words[:j] + ["very"] + words[j:]))
+order = torch.randperm(len(dirty), generator=g).tolist()
+dirty = [dirty[i] for i in order]
+print(f"dirty corpus: {len(dirty)} documents")
+
+exact = exact_duplicates(dirty)
+deduped = [t for i, t in enumerate(dirty) if i not in set(exact)]
+near = near_duplicates(deduped, threshold=0.7)
+near_drop = {j for _, j, _ in near}
+deduped = [t for i, t in enumerate(deduped) if i not in near_drop]
+scrubbed, counts = zip(*(scrub_pii(t) for t in deduped))
+print(f"exact duplicates removed: {len(exact)}")
+print(f"near-duplicate pairs found by MinHash: {len(near)}; documents removed: {len(near_drop)}")
+print(f"PII replaced: {sum(c['EMAIL'] for c in counts)} e-mail, {sum(c['PHONE'] for c in counts)} phone")
+print(f"clean corpus: {len(scrubbed)} documents")
+print("example:", [t for t in scrubbed if "<PHONE>" in t][0][-60:])
+
+# %% [markdown]
+# Does cleaning change what a model memorizes? Train the same small character-level model on the dirty and on
+# the clean corpus, then prompt both with `Call Lily at ` and let them complete it greedily.
+
+# %%
+def train_char_model(documents, steps=250, seed=0):
+    text = "\n".join(documents) + "\n"
+    char_tokenizer = CharTokenizer.train(text + secret + "<>EMAILPHONE")
+    ids = torch.tensor(char_tokenizer.encode(text))
+    torch.manual_seed(seed)
+    char_model = GPT(GPTConfig(vocab_size=char_tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2,
+                               n_embd=64))
+    train(char_model, ids, ids[:5000], TrainConfig(max_steps=steps, batch_size=32, learning_rate=3e-3,
+                                                   warmup_steps=20, eval_interval=steps), progress=False)
+    return char_model, char_tokenizer
+
+
+def complete(char_model, char_tokenizer, prompt, n=14):
+    idx = torch.tensor([char_tokenizer.encode(prompt)])
+    return char_tokenizer.decode(char_model.generate(idx, n, temperature=0)[0, len(prompt):])
+
+
+def secret_log_prob(char_model, char_tokenizer, prompt="Call Lily at ", answer="555-0142"):
+    ids = torch.tensor([char_tokenizer.encode(prompt + answer)])
+    with torch.no_grad():
+        logp = char_model(ids)[0][0, :-1].log_softmax(-1)
+    targets = ids[0, 1:]
+    return logp[torch.arange(len(targets)), targets][-len(answer):].sum().item()
+
+
+for name, documents in (("dirty", dirty), ("clean", list(scrubbed))):
+    char_model, char_tokenizer = train_char_model(documents)
+    print(f"{name}: 'Call Lily at ' → {complete(char_model, char_tokenizer, 'Call Lily at ')!r:<20} "
+          f"log p(555-0142) = {secret_log_prob(char_model, char_tokenizer):7.2f}")
+
+# %% [markdown]
+# The model trained on the dirty corpus recites the phone number; after deduplication and scrubbing the number
+# is simply not in the data, and the model cannot produce it. Real pipelines (LLaMA's, for instance) also filter
+# low-quality pages, identify languages and rebalance domains so that no language or topic dominates.
+#
+# ### Exercise 5.2 — spot the PII
+# Write `count_phone_numbers(text)` that returns how many phone numbers `scrub_pii` would replace in `text`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `scrub_pii` returns `(new_text, counts)`; `counts["PHONE"]` is the number you need.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def count_phone_numbers(text):
+    # BEGIN SOLUTION
+    return scrub_pii(text)[1]["PHONE"]
+    # END SOLUTION
+
+
+# %%
+check_function("5.2", count_phone_numbers, [
+    (("no numbers here",), 0),
+    (("call 555-0142 now",), 1),
+    (("home 020 555 0142, mobile 555-0199",), 2),
+], hint="Call scrub_pii and read the count it returns.")
+
+# %% [markdown]
+# ## 7. Compute: what pretraining costs
+#
+# A forward and backward pass costs about $6$ floating-point operations per parameter per token, so training a
+# model of $N$ parameters on $D$ tokens takes
+#
+# $$C \approx 6 N D \ \text{FLOPs}.$$
+
+# %%
+N_ours = model.num_parameters()
+D_ours = 200 * 32 * 128
+runs = {
+    "this notebook": (N_ours, D_ours),
+    "course checkpoint": (record["parameters"], record["steps"] * 32 * 128),
+    "GPT-3": (175e9, 300e9),
+    "LLaMA 2 70B": (70e9, 2e12),
+}
+for name, (n, d) in runs.items():
+    print(f"{name:<18} N = {n:9.3g}  D = {d:9.3g}  6ND = {6 * n * d:9.3g} FLOPs")
+gpt3 = 6 * 175e9 * 300e9
+a100 = 312e12 * 0.4      # A100 bf16 peak, at a realistic 40% utilization
+print(f"\nGPT-3 on one A100: {gpt3 / a100 / 3600 / 24 / 365:.0f} years; on 3,000 A100s: "
+      f"{gpt3 / a100 / 3000 / 3600 / 24:.0f} days")
+print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
+
+# %% [markdown]
+# | model | parameters | tokens | GPU hours | cost estimate |
+# |---|---|---|---|---|
+# | LLaMA 2 70B | 70B | 2T | ~1.7M | ~\$3–4M |
+# | GPT-3 | 175B | ~300B | ~3M | ~\$5–10M+ |
+# | LLaMA 4 (MoE) | ~400B total | 22–40T | 7.4M+ (H100) | ~\$15M+ |
+#
+# GPT-3 took 3,000+ A100 GPUs for weeks to months. Our model trains in a minute on a laptop because it is
+# $2 \times 10^5$ times smaller and reads $10^5$ times fewer tokens.
+#
+# ### A small scaling experiment
+# Bigger models reach lower loss for the same number of tokens — the starting point of scaling laws. Train three
+# widths for the same 120 steps:
+
+# %%
+sizes = [32, 64, 128]
+scaling = []
+for width in sizes:
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=width))
+    r = train(m, train_ids, val_ids, TrainConfig(max_steps=120, batch_size=32, learning_rate=3e-3,
+                                                  warmup_steps=10, eval_interval=120, eval_windows=32),
+              progress=False)
+    scaling.append((m.num_parameters(), r.val_loss[-1]))
+    print(f"width {width:>3}: {m.num_parameters():>8,} parameters → validation loss {r.val_loss[-1]:.3f} nats/token")
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.semilogx([n for n, _ in scaling], [l for _, l in scaling], "o-")
+ax.set(xlabel="parameters", ylabel="validation loss after 120 steps", title="Bigger models learn faster")
+plt.show()
+
+# %% [markdown]
+# ### Exercise 5.3 — estimate a training run
+# You train a 7-billion-parameter model on 1 trillion tokens on GPUs that each deliver $1.2 \times 10^{14}$
+# useful FLOPs per second. Store the total compute in `flops` and the number of GPU-hours in `gpu_hours`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `flops = 6 * N * D`; divide by the per-GPU rate to get GPU-seconds, then by 3600.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+flops = 6 * 7e9 * 1e12
+gpu_hours = flops / 1.2e14 / 3600
+# END SOLUTION
+
+# %%
+check("5.3a", flops, 4.2e22, hint="6 × 7e9 × 1e12.")
+check("5.3b", gpu_hours, 4.2e22 / 1.2e14 / 3600, hint="FLOPs ÷ FLOPs per second ÷ 3600 seconds per hour.")
+
+# %% [markdown]
+# ## 8. Optional: the same loop on a public-domain book
+#
+# With a network connection, `course_utils.download` fetches Shakespeare's collected plays (1.1 MB, the text of
+# nanoGPT's character-level recipe), checks its SHA-256, and caches it. Set `TRAIN_ON_BOOK = True` to train a
+# character-level course GPT on it with the same `train` function.
+
+# %%
+TRAIN_ON_BOOK = False
+BOOK_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+BOOK_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+if not TRAIN_ON_BOOK:
+    print("Skipping the book (set TRAIN_ON_BOOK = True; needs a network connection the first time).")
+else:
+    from course_utils.download import download
+
+    path = download(BOOK_URL, BOOK_SHA256, filename="tinyshakespeare.txt")
+    if path is not None:
+        book = path.read_text(encoding="utf-8")
+        book_tokenizer = CharTokenizer.train(book)
+        book_ids = torch.tensor(book_tokenizer.encode(book))
+        split = int(0.9 * len(book_ids))
+        torch.manual_seed(0)
+        book_model = GPT(GPTConfig(vocab_size=book_tokenizer.vocab_size, block_size=64, n_layer=4, n_head=4,
+                                   n_embd=128))
+        train(book_model, book_ids[:split], book_ids[split:],
+              TrainConfig(max_steps=1000, batch_size=32, learning_rate=2e-3, warmup_steps=50, eval_interval=200),
+              on_eval=LiveLossPlot(title="Character-level Shakespeare"))
+        start = torch.tensor([book_tokenizer.encode("\n")])
+        print(book_tokenizer.decode(book_model.generate(start, 300, temperature=0.8)[0]))
+
+# %% [markdown]
+# ## Recap
+# - Pretraining = next-token prediction on unlabeled text; a window of $T$ tokens gives $T$ examples, with the
+#   targets shifted by one.
+# - The loop: batch → forward → cross-entropy → backward → clip → AdamW step, under warmup + cosine decay, with
+#   periodic validation and checkpoints. Our hand-written loop equals the package's step for step.
+# - storyworld tells us the floor: the course GPT gets within a few percent of the entropy of new text.
+#   Perplexity is $e^{\text{loss}}$.
+# - A model can beat the floor only on text it memorized; validation loss exposes it.
+# - Masked LM and span corruption reuse the same text with other targets.
+# - Deduplication (exact and MinHash) and PII scrubbing change what a model can regurgitate.
+# - Training compute is about $6ND$: GPT-3 needed ~$3 \times 10^{23}$ FLOPs, our run ~$10^{13}$.
+#
+# **Next:** [06 · Generation](06_generation.ipynb) — turning next-token probabilities into text.
+
+# %%
+summary()
