@@ -1,0 +1,310 @@
+"""Generation: from logits to tokens, and a KV cache that makes generating long texts cheap.
+
+Notebook 06 writes these out step by step; this is the finished version later notebooks reuse.
+
+Decoding, one step (``logits`` is (B, vocab_size), the model's scores for the next token):
+
+* ``apply_temperature``: divide the logits by T. T < 1 sharpens the distribution, T > 1 flattens it;
+  T = 0 is the limit: greedy decoding, the argmax;
+* ``top_k_filter``: keep the k highest-scoring tokens, set the rest to -inf;
+* ``top_p_filter`` (nucleus sampling): keep the smallest set of most probable tokens whose probabilities add
+  up to at least p;
+* ``filter_logits`` does all three, in that order (temperature, top-k, top-p, as Hugging Face does);
+  ``sample_next`` then draws a token, with a ``torch.Generator`` for reproducibility. Its draws are the same
+  as ``GPT.generate``'s for the same generator;
+* ``apply_repetition_penalty``: the CTRL penalty (Keskar et al. 2019) against tokens already in the text.
+
+The KV cache (``forward_cached``): in causal attention, the keys and values of a token never change once it
+is processed, since they depend only on that token and the ones before it. So keep them, per layer, and feed
+the model only the new token at each step: one token's work per step instead of the whole text's. The result
+is the same logits as the full forward pass (up to float rounding) and the same tokens.
+
+The course GPT uses *learned absolute positions*: a token's keys and values depend on its position in the
+window. Once a text is longer than ``block_size``, ``GPT.generate`` slides the window, every token moves to
+a new position and every cached key and value is stale. Keeping the old ones (a "sliding cache") would be a
+different model, not a faster one. So ``generate`` recomputes the window from scratch at each step beyond
+``block_size``: the same tokens as ``GPT.generate``, but no saving there. (Models with relative positions,
+such as RoPE or ALiBi, can slide a cache; that is one reason they are popular.)
+
+References:
+1) Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration" (nucleus sampling)
+2) Keskar et al. 2019, "CTRL" (repetition penalty)
+3) Pope et al. 2022, "Efficiently Scaling Transformer Inference" (KV cache, prefill vs decode)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "filter_logits", "next_token_probs",
+           "sample_next", "apply_repetition_penalty", "KVCache", "forward_cached", "stream", "generate"]
+
+
+# --------------------------------------------------------------------------------------------------
+# One decoding step: logits -> a token
+# --------------------------------------------------------------------------------------------------
+
+def _check_temperature(temperature) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or math.isnan(temperature):
+        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    return float(temperature)
+
+
+def _check_top_k(top_k) -> int | None:
+    if top_k is None:
+        return None
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be an int >= 1 (or None for no limit), got {top_k!r}")
+    return top_k
+
+
+def _check_top_p(top_p) -> float | None:
+    if top_p is None:
+        return None
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1] (or None for no limit), got {top_p!r}")
+    return float(top_p)
+
+
+def _check_logits(logits) -> torch.Tensor:
+    if not isinstance(logits, torch.Tensor) or logits.dim() < 1 or logits.size(-1) < 1:
+        raise ValueError("logits must be a tensor of shape (..., vocab_size)")
+    return logits
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """logits / T, for T > 0. (T = 0 is greedy decoding: use ``sample_next``, which takes the argmax.)"""
+    temperature = _check_temperature(temperature)
+    if temperature == 0:
+        raise ValueError("temperature 0 means greedy decoding (the argmax); dividing by 0 is undefined")
+    return _check_logits(logits) / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
+    """Keep the k largest logits of each row; the others become -inf. Ties with the k-th value are kept
+    (as ``GPT.generate`` does). k None or >= vocab_size keeps everything. Returns a new tensor."""
+    k = _check_top_k(k)
+    logits = _check_logits(logits)
+    if k is None or k >= logits.size(-1):
+        return logits.clone()
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]           # (..., 1): the k-th largest
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float | None) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of most probable tokens whose total probability is >= p
+    (always at least the most probable token); the others become -inf. p None or 1 keeps everything."""
+    p = _check_top_p(p)
+    logits = _check_logits(logits)
+    if p is None or p == 1.0:
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
+    probs = sorted_logits.softmax(dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs                     # probability of the tokens ranked above
+    drop_sorted = mass_before >= p                                 # the set was already complete without it
+    drop = drop_sorted.scatter(-1, order, drop_sorted)             # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None) -> torch.Tensor:
+    """Temperature, then top-k, then top-p. Filtered tokens get -inf; softmax gives the sampling
+    distribution. temperature must be > 0 here (0 is greedy: see ``sample_next``)."""
+    return top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float | None = None) -> torch.Tensor:
+    """The distribution a token is actually drawn from. temperature 0 gives a one-hot on the argmax."""
+    temperature = _check_temperature(temperature)
+    _check_top_k(top_k), _check_top_p(top_p)
+    if temperature == 0:
+        return F.one_hot(_check_logits(logits).argmax(dim=-1), logits.size(-1)).to(logits.dtype)
+    return filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of ``logits`` (B, vocab_size) -> (B, 1) IDs. temperature 0 is greedy (argmax,
+    top_k and top_p are then irrelevant). With the same generator, the draws equal ``GPT.generate``'s."""
+    temperature = _check_temperature(temperature)
+    _check_top_k(top_k), _check_top_p(top_p)
+    logits = _check_logits(logits)
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (batch, vocab_size), got {tuple(logits.shape)}")
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator)
+
+
+def apply_repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL's repetition penalty: for every token already in ``previous`` (B, T), divide its logit by
+    ``penalty`` if positive, multiply if negative, so it becomes less likely. penalty 1 changes nothing."""
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty > 0:
+        raise ValueError(f"penalty must be a number > 0 (1 = no penalty), got {penalty!r}")
+    logits = _check_logits(logits)
+    if previous.dim() != 2 or previous.size(0) != logits.size(0):
+        raise ValueError(f"previous must be (batch, time) with batch {logits.size(0)}, "
+                         f"got {tuple(previous.shape)}")
+    seen = torch.gather(logits, 1, previous)
+    seen = torch.where(seen > 0, seen / penalty, seen * penalty)
+    return logits.scatter(1, previous, seen)
+
+
+# --------------------------------------------------------------------------------------------------
+# The KV cache
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class KVCache:
+    """Per layer, the keys and values of every token processed so far: (B, n_head, T, head_size) each."""
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        """How many tokens (positions) the cache holds."""
+        return self.keys[0].size(2) if self.keys else 0
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.keys + self.values)
+
+
+def _attention_cached(attn, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
+    """The block's CausalSelfAttention on new tokens x (B, T, C), reading and extending the cache."""
+    B, T, C = x.size()
+    nh = attn.n_head
+    q, k, v = attn.c_attn(x).split(C, dim=2)                               # 3 x (B, T, C)
+    q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+    past = cache.keys[layer].size(2) if layer < len(cache.keys) else 0   # tokens this layer has cached
+    if past:
+        k = torch.cat((cache.keys[layer], k), dim=2)                       # (B, nh, past + T, hs)
+        v = torch.cat((cache.values[layer], v), dim=2)
+        cache.keys[layer], cache.values[layer] = k, v
+    else:
+        cache.keys.append(k)
+        cache.values.append(v)
+    if T == 1:      # one new token sees every cached one: no mask needed
+        y = F.scaled_dot_product_attention(q, k, v)
+    elif past == 0:  # the prompt on its own: plain causal attention
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    else:           # new token i sits at position past + i and sees keys 0 .. past + i
+        mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    y = y.transpose(1, 2).contiguous().view(B, T, C)
+    return attn.c_proj(y)
+
+
+@torch.no_grad()
+def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
+    """Run the course GPT on new tokens idx (B, T), which come right after the ``cache.length`` tokens
+    already in ``cache``. Returns the logits of the new positions (B, T, vocab_size) and the cache, now
+    holding all cache.length + T tokens. The same as ``model(all tokens)[0][:, -T:]`` up to float rounding.
+
+    Built from the model's own modules (embeddings, each block's norms, attention projections and MLP, the
+    final norm and the head), for pre-norm and post-norm blocks alike. Inference only: no dropout, so
+    a model with dropout must be in eval mode."""
+    if idx.dim() != 2:
+        raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
+    if idx.size(1) == 0:
+        raise ValueError("idx is empty: give at least one token (a prompt cannot be empty)")
+    if model.training and model.config.dropout > 0:
+        raise ValueError("the KV cache is for inference: call model.eval() first (dropout is on)")
+    cache = cache if cache is not None else KVCache()
+    B, T = idx.size()
+    if cache.keys and cache.keys[0].size(0) != B:
+        raise ValueError(f"the cache holds a batch of {cache.keys[0].size(0)}, the new tokens {B}")
+    past = cache.length
+    if past + T > model.config.block_size:
+        raise ValueError(f"{past} cached + {T} new tokens exceed the context window block_size="
+                         f"{model.config.block_size}; positions are absolute, so start a new cache on the "
+                         f"last block_size tokens (generate() does this)")
+    if idx.min() < 0 or idx.max() >= model.config.vocab_size:
+        raise ValueError(f"token IDs must be in [0, {model.config.vocab_size})")
+    tr = model.transformer
+    pos = torch.arange(past, past + T, device=idx.device)                 # absolute positions of new tokens
+    x = tr.wte(idx) + tr.wpe(pos)                                          # (B, T, C)
+    for layer, block in enumerate(tr.h):
+        if block.prenorm:
+            x = x + _attention_cached(block.attn, block.ln_1(x), cache, layer)
+            x = x + block.mlp.c_proj(block.mlp.act(block.mlp.c_fc(block.ln_2(x))))
+        else:
+            x = block.ln_1(x + _attention_cached(block.attn, x, cache, layer))
+            x = block.ln_2(x + block.mlp.c_proj(block.mlp.act(block.mlp.c_fc(x))))
+    return model.lm_head(tr.ln_f(x)), cache
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------------
+
+def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+           top_p: float | None = None, generator: torch.Generator | None = None, use_cache: bool = True,
+           repetition_penalty: float | None = None) -> Iterator[torch.Tensor]:
+    """Yield the new tokens one step at a time, each (B, 1), as a chat interface shows them. The first
+    one costs a pass over the whole prompt (the *prefill*: time to first token); each later one costs a
+    pass over one token with the cache (*decode*), or over the whole text again without it."""
+    _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.size(1) == 0:
+        raise ValueError("idx must be a non-empty (batch, time) tensor of token IDs: the prompt cannot be "
+                         "empty (start a story with the newline token)")
+    if repetition_penalty is not None:
+        apply_repetition_penalty(torch.zeros(1, 1), torch.zeros(1, 1, dtype=torch.long), repetition_penalty)
+    return _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
+                   repetition_penalty)
+
+
+@torch.no_grad()
+def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache, repetition_penalty):
+    block_size = model.config.block_size
+    text = idx
+    cache = None
+    for _ in range(max_new_tokens):
+        if not use_cache:
+            logits = model(text[:, -block_size:])[0][:, -1, :]
+        elif cache is None or text.size(1) > block_size:
+            # the prefill, or the window slid: every position changed, so recompute the whole window
+            out, cache = forward_cached(model, text[:, -block_size:])
+            logits = out[:, -1, :]
+        else:  # decode: only the token sampled last goes through the model
+            out, cache = forward_cached(model, text[:, -1:], cache)
+            logits = out[:, -1, :]
+        if repetition_penalty is not None:
+            logits = apply_repetition_penalty(logits, text, repetition_penalty)
+        token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
+        text = torch.cat((text, token), dim=1)
+        yield token
+
+
+@torch.no_grad()
+def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+             use_cache: bool = True, repetition_penalty: float | None = None,
+             stop_token: int | None = None) -> torch.Tensor:
+    """Append up to max_new_tokens tokens to idx (B, T) and return (B, T + new). temperature 0 is greedy.
+
+    With top_p None and no repetition penalty it returns exactly what ``model.generate`` returns for the
+    same generator, with or without the cache. ``stop_token``: stop early once every row has produced it
+    (rows keep being sampled until then, so the tokens up to each row's first stop are unchanged)."""
+    steps = stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
+                   repetition_penalty)
+    pieces = [idx]
+    done = None
+    for token in steps:
+        pieces.append(token)
+        if stop_token is not None:
+            done = (token[:, 0] == stop_token) if done is None else done | (token[:, 0] == stop_token)
+            if bool(done.all()):
+                break
+    return torch.cat(pieces, dim=1)

@@ -1,0 +1,865 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 06 · Generation
+#
+# A trained language model gives one thing: a probability for every possible next token. Text comes from
+# using it in a loop — pick a token, append it, ask again. *How* we pick decides whether the text is dull,
+# varied or broken; *how we compute* each step decides whether it is fast. And fluent text is not true
+# text: a model writes a confident answer whether or not its prompt contains one. storyworld knows the
+# answer to every one of these questions, so we can measure all of them.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. turn logits into probabilities with a temperature, and write greedy, top-k and top-p (nucleus)
+#    sampling from scratch;
+# 2. measure, with storyworld's grammar as the judge, how decoding settings trade correctness for variety,
+#    and why greedy decoding and repetition penalties misbehave;
+# 3. build a KV cache, prove that it changes no output, and measure its speed-up, the time to first token
+#    and the time per token;
+# 4. show a model answering fluently about facts its prompt never states (hallucination), and measure how
+#    putting the facts in the prompt (grounding) changes its answers;
+# 5. spend more compute at test time — best-of-N with a checker, and majority voting — and plot accuracy
+#    against N.
+#
+# **Time:** about 30 minutes to read and run; the notebook runs in about a minute on two laptop CPU cores,
+# offline.
+
+# %% slideshow={"slide_type": "-"}
+import math
+import re
+import time
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils import generate as gen
+from course_utils.checks import check, check_function, check_true, summary
+from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
+
+torch.manual_seed(0)
+torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
+plt.rcParams["figure.dpi"] = 80
+
+gpt, tokenizer, record = load_storyworld_gpt()
+world = storyworld.StoryWorld(seed=0)
+NEWLINE = tokenizer.stoi["\n"]  # every story starts after a newline, as in training
+print(f"course GPT: {gpt.num_parameters():,} parameters, a word-level vocabulary of {tokenizer.vocab_size} "
+      f"tokens, a context window of {gpt.config.block_size} tokens")
+
+
+def encode(prompt: str) -> torch.Tensor:
+    """A prompt as the start of a story: (1, T) token IDs, newline first."""
+    return torch.tensor([tokenizer.encode("\n" + prompt)])
+
+
+@torch.no_grad()
+def next_logits(prompt: str) -> torch.Tensor:
+    """The model's logits for the token after `prompt`: shape (vocab_size,)."""
+    return gpt(encode(prompt))[0][0, -1]
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. From logits to probabilities
+#
+# The model's last layer outputs one score per vocabulary token, the **logits** $z \in \mathbb{R}^{|V|}$.
+# The softmax turns them into probabilities; a **temperature** $T > 0$ divides the logits first:
+#
+# $$p_i(T) = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}.$$
+#
+# $T = 1$ is the distribution the model learned. $T < 1$ sharpens it: as $T \to 0$ all the mass goes to the
+# largest logit. $T > 1$ flattens it: as $T \to \infty$ every token becomes equally likely.
+#
+# After "…a little girl named", storyworld picks one of its eight girls' names uniformly. We can compute that
+# exactly from the grammar (character by character with `next_char_distribution`) and set it beside the
+# model's prediction:
+
+# %% slideshow={"slide_type": "-"}
+def true_token_prob(prefix: str, token: str) -> float:
+    """storyworld's exact probability that the story continues `prefix` with `token` (a whole word)."""
+    p = 1.0
+    for i, ch in enumerate(token):
+        p *= world.next_char_distribution(prefix + token[:i]).get(ch, 0.0)
+        if p == 0.0:
+            return 0.0
+    if token[-1].isalpha():  # the word must end here, not run on into a longer word
+        after = world.next_char_distribution(prefix + token)
+        p *= sum(q for ch, q in after.items() if not ch.isalpha())
+    return p
+
+
+PROMPT = "Once upon a time, there was a little girl named"
+logits = next_logits(PROMPT)
+probs = logits.softmax(dim=-1)
+top = probs.topk(10)
+print(f"{'next token':<12}{'model':>8}{'storyworld':>12}")
+for p, i in zip(top.values.tolist(), top.indices.tolist()):
+    token = tokenizer.itos[i]
+    print(f"{token!r:<12}{p:>8.3f}{true_token_prob(PROMPT, token):>12.3f}")
+print(f"the other {tokenizer.vocab_size - 10} tokens share {1 - top.values.sum().item():.4f} of the probability")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The model has learned the grammar's rule well: eight names near $1/8$, and almost nothing elsewhere. Now
+# watch the temperature reshape the same logits. The right panel shows the **entropy**
+# $H = -\sum_i p_i \ln p_i$ of the distribution: $\ln 8 \approx 2.08$ nats for the true one.
+
+# %% slideshow={"slide_type": "-"}
+temperatures = [0.5, 1.0, 2.0]
+shown = probs.topk(14).indices
+labels = [tokenizer.itos[i].strip() or repr(tokenizer.itos[i]) for i in shown.tolist()]
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
+for j, T in enumerate(temperatures):
+    ax.bar(np.arange(len(shown)) + (j - 1) * 0.27, (logits / T).softmax(-1)[shown], width=0.27, label=f"T = {T:g}")
+ax.axhline(1 / 8, color="k", ls="--", lw=1, label="storyworld: 1/8")
+ax.set(yscale="log", ylim=(1e-6, 1.5), xticks=range(len(shown)), ylabel="probability (log scale)",
+       title=f"Next token after '…{PROMPT[-22:]}'")
+ax.set_xticklabels(labels, rotation=45)
+ax.legend(fontsize=8, ncol=2)
+grid = np.linspace(0.1, 3, 59)
+entropy = [-(p * p.clamp_min(1e-30).log()).sum().item() for p in ((logits / T).softmax(-1) for T in grid)]
+ax2.plot(grid, entropy)
+ax2.axhline(math.log(8), color="k", ls="--", lw=1, label="storyworld: ln 8")
+ax2.set(xlabel="temperature T", ylabel="entropy (nats)", title="Higher T, flatter distribution")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# At $T = 2$ the tokens that should never come next (a boy's name, a comma) gain a thousandfold: that tail
+# is where broken text comes from. At $T = 0.5$ the eight names are no longer equally likely: the model's
+# small preferences get exaggerated.
+#
+# ### Exercise 6.1 — softmax with a temperature
+# Write `softmax_with_temperature(logits, T)` for a 1-D tensor of logits and $T > 0$, using only `exp`, `sum`
+# and arithmetic (no `softmax`). Subtract the largest logit first so that `exp` cannot overflow.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `z = logits / T`, then `e = (z - z.max()).exp()` and return `e / e.sum()`. Subtracting a constant from
+# every logit does not change the softmax.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def softmax_with_temperature(logits, T):
+    # BEGIN SOLUTION
+    z = logits / T
+    e = (z - z.max()).exp()
+    return e / e.sum()
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+example = torch.tensor([2.0, 1.0, 0.0, -1.0])
+check_function("6.1", softmax_with_temperature, [
+    ((example, 1.0), example.softmax(-1)),
+    ((example, 0.25), (example / 0.25).softmax(-1)),
+    ((example, 10.0), (example / 10).softmax(-1)),
+    ((torch.tensor([1000.0, 999.0]), 1.0), torch.tensor([1000.0, 999.0]).softmax(-1)),
+], hint="Divide by T, subtract the maximum, exponentiate, normalize. The last case overflows without "
+        "the subtraction.")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Decoding strategies from scratch
+#
+# One step of generation turns logits into one token. The four classic ways:
+#
+# - **greedy**: take $\arg\max_i z_i$. Deterministic; the limit $T \to 0$.
+# - **sampling** with temperature $T$: draw $i \sim p(T)$.
+# - **top-k**: keep the $k$ largest logits, set the others to $-\infty$, then sample.
+# - **top-p** (nucleus sampling, Holtzman et al. 2020): sort the probabilities
+#   $p_{(1)} \ge p_{(2)} \ge \dots$ and keep the smallest prefix whose mass reaches $p$,
+#   i.e. the first $m$ tokens with $m = \min\{m : \sum_{j \le m} p_{(j)} \ge p\}$; then sample.
+#
+# Top-k keeps a fixed number of tokens whatever the shape of the distribution; top-p adapts: few tokens when
+# the model is sure, many when it is not. Both cut the long tail of unlikely tokens. Written out:
+
+# %% slideshow={"slide_type": "-"}
+def greedy(logits):
+    return logits.argmax(dim=-1, keepdim=True)
+
+
+def top_k_logits(logits, k):
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]          # the k-th largest logit of each row
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_logits(logits, p):
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
+    sorted_probs = sorted_logits.softmax(dim=-1)
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs      # mass of the tokens ranked above
+    drop = (mass_before >= p).scatter(-1, order, mass_before >= p)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    """(B, vocab) logits -> (B, 1) token IDs."""
+    if temperature == 0:
+        return greedy(logits)
+    logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_logits(logits, top_k)
+    if top_p is not None:
+        logits = top_p_logits(logits, top_p)
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+
+
+for name, kept in [("top-k, k = 3", top_k_logits(logits, 3)), ("top-p, p = 0.5", top_p_logits(logits, 0.5)),
+                   ("top-p, p = 0.99", top_p_logits(logits, 0.99)), ("top-p, p = 0.9999", top_p_logits(logits, 0.9999))]:
+    survivors = [tokenizer.itos[i].strip() for i in torch.nonzero(kept > -math.inf).flatten().tolist()]
+    print(f"{name:<18} keeps {len(survivors):>3} tokens: {', '.join(survivors[:10])}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Top-p at 0.5 keeps half of the eight valid names, and so removes valid stories; at 0.99 it keeps exactly
+# the eight names and drops the 167 tokens that should never come here. Top-k cannot know that the right
+# number is eight.
+#
+# **Proof.** The course package has the finished versions (`course_utils.generate`). Ours must give the same
+# filtered logits on random inputs, and our sampling loop the same tokens as the model's own
+# `GPT.generate` for the same random generator:
+
+# %% slideshow={"slide_type": "-"}
+random_logits = torch.randn(64, tokenizer.vocab_size, generator=torch.Generator().manual_seed(0)) * 3
+diffs = []
+for k in (1, 5, 50):
+    ours, theirs = top_k_logits(random_logits, k), gen.top_k_filter(random_logits, k)
+    diffs.append(torch.equal(ours.isinf(), theirs.isinf()) and torch.equal(ours[~ours.isinf()], theirs[~theirs.isinf()]))
+for p in (0.1, 0.5, 0.9, 0.999):
+    ours, theirs = top_p_logits(random_logits, p), gen.top_p_filter(random_logits, p)
+    diffs.append(torch.equal(ours.isinf(), theirs.isinf()) and torch.equal(ours[~ours.isinf()], theirs[~theirs.isinf()]))
+print(f"filters identical to course_utils.generate: {sum(diffs)} of {len(diffs)}", "✓" if all(diffs) else "✗")
+assert all(diffs)
+
+
+@torch.no_grad()
+def generate_from_scratch(model, idx, max_new_tokens, **settings):
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -model.config.block_size:])[0][:, -1, :]
+        idx = torch.cat((idx, sample(logits, **settings)), dim=1)
+    return idx
+
+
+start = encode("Once upon a time,").repeat(4, 1)
+for settings in (dict(temperature=0), dict(temperature=0.8, top_k=10)):
+    ours = generate_from_scratch(gpt, start, 40, generator=torch.Generator().manual_seed(1), **settings)
+    reference = gpt.generate(start, 40, generator=torch.Generator().manual_seed(1), **settings)
+    print(f"{settings}: same tokens as GPT.generate: {torch.equal(ours, reference)}")
+    assert torch.equal(ours, reference)
+print(tokenizer.decode(ours[0, 1:]))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.2 — count the nucleus
+# Write `nucleus_size(probs, p)`: for a 1-D tensor of probabilities (summing to 1), how many tokens does
+# top-p keep? The most probable token is always kept.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Sort in descending order and take the cumulative sum. A token is kept if the mass of the tokens *before* it
+# is still below $p$: `(sorted.cumsum(0) - sorted < p).sum()`.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def nucleus_size(probs, p):
+    # BEGIN SOLUTION
+    sorted_probs = probs.sort(descending=True).values
+    return int((sorted_probs.cumsum(0) - sorted_probs < p).sum())
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+check_function("6.2", nucleus_size, [
+    ((torch.tensor([0.5, 0.3, 0.2]), 0.5), 1),
+    ((torch.tensor([0.5, 0.3, 0.2]), 0.6), 2),
+    ((torch.tensor([0.2, 0.5, 0.3]), 0.95), 3),
+    ((torch.tensor([0.7, 0.1, 0.1, 0.1]), 0.01), 1),
+    ((probs, 0.99), int((gen.top_p_filter(logits, 0.99) > -math.inf).sum())),
+], hint="Sort descending; keep each token whose predecessors' total is still < p.")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. What decoding does to the text, with the grammar as the judge
+#
+# For real language, "is this sample good?" needs a human. For storyworld it needs one line:
+# `world.log_prob(story) > -inf` says whether the grammar could have written the story at all. So for each
+# setting we sample 32 stories and measure
+#
+# - **correctness**: the fraction the grammar accepts;
+# - **variety**: the fraction of distinct stories;
+# - **typicality**: the mean true log-probability of the accepted ones, against real stories' mean.
+
+# %% slideshow={"slide_type": "-"}
+def sample_stories(n=32, seed=0, **settings):
+    """n stories from the start token, each cut at its closing newline."""
+    out = gen.generate(gpt, torch.full((n, 1), NEWLINE), 125, generator=torch.Generator().manual_seed(seed),
+                       stop_token=NEWLINE, **settings)
+    return [tokenizer.decode(row[1:]).split("\n")[0] for row in out]
+
+
+def judge(stories):
+    log_probs = [world.log_prob(s) for s in stories]
+    accepted = [lp for lp in log_probs if lp > -math.inf]
+    return {"grammatical": len(accepted) / len(stories), "distinct": len(set(stories)) / len(stories),
+            "log_prob": sum(accepted) / len(accepted) if accepted else float("nan")}
+
+
+test_stories = storyworld.load_split("test", 200).stories
+REAL_LOG_PROB = sum(s.log_prob for s in test_stories) / len(test_stories)
+sweep_T = [0, 0.5, 0.7, 1.0, 1.3, 1.6, 2.0]
+results = {}
+for top_p in (None, 0.9):
+    for T in sweep_T:
+        if T == 0 and top_p is not None:  # greedy ignores top-p
+            results[T, top_p] = results[T, None]
+        else:
+            results[T, top_p] = judge(sample_stories(temperature=T, top_p=top_p))
+print(f"real stories: mean log p = {REAL_LOG_PROB:.1f} nats\n")
+print(f"{'T':>4} {'top-p':>6} {'grammatical':>12} {'distinct':>9} {'mean log p':>11}")
+for (T, top_p), r in results.items():
+    print(f"{T:>4g} {top_p or '-':>6} {r['grammatical']:>12.0%} {r['distinct']:>9.0%} {r['log_prob']:>11.1f}")
+
+# %% slideshow={"slide_type": "-"}
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+for top_p, style in ((None, "o-"), (0.9, "s--")):
+    label = "temperature only" if top_p is None else "with top-p 0.9"
+    for ax, key in zip(axes, ("grammatical", "distinct", "log_prob")):
+        ax.plot(sweep_T, [results[T, top_p][key] for T in sweep_T], style, label=label)
+axes[0].set(ylabel="fraction the grammar accepts", ylim=(-0.03, 1.03), title="Correctness")
+axes[1].set(ylabel="fraction of distinct stories", ylim=(-0.03, 1.03), title="Variety")
+axes[2].axhline(REAL_LOG_PROB, color="k", ls=":", label="real stories")
+axes[2].set(ylabel="mean log p of accepted stories", title="Typicality (true log-probability)")
+for ax in axes:
+    ax.set(xlabel="temperature T")
+    ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Three regimes:
+#
+# - **Greedy** ($T = 0$) writes one story, 32 times over: no variety at all. This is the repetition problem of
+#   greedy decoding in its purest form; in open-ended text it shows up as the same phrase looping.
+# - **Moderate temperatures** write varied stories, about as probable as real ones, most of them grammatical.
+# - **High temperatures** lift the tail of unlikely tokens, and almost every story breaks. Top-p 0.9 cuts the
+#   tail before sampling and keeps high-temperature samples grammatical much longer.
+#
+# (32 stories per point: differences of a few stories are noise.) Lowering the temperature below 1 does not
+# remove the last third of errors. Where are they? Mostly at one place:
+
+# %% slideshow={"slide_type": "-"}
+def wrong_pet(story):
+    """The story says the hero has one animal, then takes another one to the outing."""
+    owned = re.search(r" also had an? (\w+)\.", story)
+    taken = re.search(r" went to the \w+ with (?:her|his) (\w+)\.", story)
+    return bool(taken) and (owned is None or owned.group(1) != taken.group(1))
+
+
+low_T = [s for T in (0.5, 0.7, 1.0) for s in sample_stories(temperature=T, seed=1)]
+rejected = [s for s in low_T if world.log_prob(s) == -math.inf]
+print(f"T in (0.5, 0.7, 1.0): {len(rejected)} of {len(low_T)} stories rejected; "
+      f"{sum(map(wrong_pet, rejected))} of them take the wrong pet on the outing")
+example = next(s for s in rejected if wrong_pet(s))
+print("for example: …" + re.search(r"\w+ also had .*? with (?:her|his) \w+\.", example).group(0))
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The model writes *an* animal fluently, but often not the one the story stated. Keep this in mind for
+# section 5.
+#
+# **Repetition penalties.** A common fix for loops is the CTRL penalty (Keskar et al. 2019): before sampling,
+# divide the logit of every token already in the text by $\theta > 1$ (multiply it, if negative). It is a
+# heuristic, and storyworld shows its cost: a story *must* repeat its hero's name and its toy.
+
+# %% slideshow={"slide_type": "-"}
+penalties = [1.0, 1.2, 1.5, 2.0]
+penalty_results = [judge(sample_stories(temperature=1.0, repetition_penalty=theta)) for theta in penalties]
+for theta, r in zip(penalties, penalty_results):
+    print(f"penalty {theta:.1f}: {r['grammatical']:.0%} grammatical, {r['distinct']:.0%} distinct")
+print("\n" + sample_stories(n=1, seed=3, temperature=1.0, repetition_penalty=2.0)[0])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Try it: the decoding explorer
+# Type the start of a story and move the sliders. The bars are the next-token probabilities at your
+# temperature; grey, struck-through tokens are the ones top-k or top-p filtered out; ★ marks the token that
+# was drawn, and below is a continuation sampled with your settings (change the seed to draw another).
+# Try temperature 2 with top-p off, then with top-p 0.9. This model knows only storyworld's 174 words:
+# other words get a message instead of a prediction.
+
+# %% slideshow={"slide_type": "-"}
+from course_utils.widgets.decoding_explorer import DecodingExplorer
+
+DecodingExplorer(gpt, tokenizer, prompt="Once upon a time, there was a little girl named Lily. She lived in a",
+                 temperature=1.5, top_p=0.9, seed=0)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. The KV cache
+#
+# Generating without a cache repeats work. To write token $t+1$ the model runs on all $t$ tokens so far,
+# although for tokens $1..t-1$ nothing has changed since the last step. After a $P$-token prompt, $n$ new
+# tokens cost
+#
+# $$\underbrace{\sum_{t=P}^{P+n-1} t}_{\text{no cache}} \approx nP + \tfrac{n^2}{2}
+# \qquad\text{vs.}\qquad \underbrace{P + (n-1)}_{\text{KV cache}} \quad \text{token-positions.}$$
+#
+# Why is it safe to keep old work? In causal attention token $s$ only looks at tokens $\le s$, and its
+# position is fixed, so its key $k_s = W_K x_s$ and value $v_s = W_V x_s$ at every layer never change. The new
+# token only needs its own query against all keys:
+#
+# $$\text{attn}(q_t) = \text{softmax}\!\left(\frac{q_t\,[k_1 \dots k_t]^\top}{\sqrt{d_h}}\right)[v_1 \dots v_t].$$
+#
+# So we keep, per layer, $K$ and $V$ of shape (batch, heads, tokens, head size), append one row per step,
+# and feed the model only the newest token. Written out with the course GPT's own modules (its blocks are
+# pre-norm: $x + \text{attn}(\text{LN}(x))$, then $x + \text{MLP}(\text{LN}(x))$):
+
+# %% slideshow={"slide_type": "-"}
+def attention_with_cache(attn, x, past):
+    """Causal self-attention of new tokens x (B, T, C) over the cached keys/values `past` plus their own."""
+    B, T, C = x.shape
+    q, k, v = attn.c_attn(x).split(C, dim=2)
+    q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
+    if past is not None:
+        k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
+    P = k.size(2) - T                                              # tokens cached before these
+    mask = torch.ones(T, P + T, dtype=torch.bool).tril(diagonal=P)  # new token i sees keys 0 .. P + i
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
+
+
+@torch.no_grad()
+def forward_with_cache(model, idx, cache=None):
+    """Logits of the new tokens idx (B, T), and the cache extended by them."""
+    P = 0 if cache is None else cache[0][0].size(2)
+    tr = model.transformer
+    x = tr.wte(idx) + tr.wpe(torch.arange(P, P + idx.size(1)))    # the new tokens sit at positions P, P+1, ...
+    new_cache = []
+    for layer, block in enumerate(tr.h):
+        a, kv = attention_with_cache(block.attn, block.ln_1(x), None if cache is None else cache[layer])
+        x = x + a
+        x = x + block.mlp(block.ln_2(x))
+        new_cache.append(kv)
+    return model.lm_head(tr.ln_f(x)), new_cache
+
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Proof.** Feed a story in one chunk, then the rest one token at a time. The logits must equal one full
+# forward pass over the whole text, and the package's `forward_cached`; and generating with the cache must
+# give the same tokens as `GPT.generate`, greedy and sampled.
+
+# %% slideshow={"slide_type": "-"}
+story_ids = encode(test_stories[0].text)
+full_logits = gpt(story_ids)[0]
+with torch.no_grad():
+    chunks, cache = [], None
+    out, cache = forward_with_cache(gpt, story_ids[:, :20])
+    chunks.append(out)
+    for t in range(20, story_ids.size(1)):
+        out, cache = forward_with_cache(gpt, story_ids[:, t:t + 1], cache)
+        chunks.append(out)
+ours = torch.cat(chunks, dim=1)
+package, package_cache = gen.forward_cached(gpt, story_ids)
+d_full = (ours - full_logits).abs().max().item()
+d_package = (ours - package).abs().max().item()
+print(f"{story_ids.size(1)} tokens: max |cached − full forward| = {d_full:.0e}, "
+      f"max |ours − course_utils.generate| = {d_package:.0e}", "✓" if max(d_full, d_package) < 1e-5 else "✗")
+assert max(d_full, d_package) < 1e-5
+
+start = encode("Once there was").repeat(4, 1)
+for settings in (dict(temperature=0), dict(temperature=1.0), dict(temperature=0.7, top_k=5)):
+    with_cache = gen.generate(gpt, start, 60, generator=torch.Generator().manual_seed(2), **settings)
+    reference = gpt.generate(start, 60, generator=torch.Generator().manual_seed(2), **settings)
+    print(f"{settings}: 4 × 60 tokens identical to GPT.generate: {torch.equal(with_cache, reference)}")
+    assert torch.equal(with_cache, reference)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **The context window.** The course GPT has *learned absolute positions*: a token's keys and values depend on
+# where it sits. Once the text is longer than `block_size` = 128 tokens, `GPT.generate` slides the window, so
+# every token moves one position and every cached key is stale. Keeping the old keys anyway (a "sliding
+# cache") computes something else:
+
+# %% slideshow={"slide_type": "-"}
+long_ids = encode(" ".join(s.text for s in test_stories[:2]))[:, :129]        # one token more than the window
+window = long_ids[:, 1:]                                                      # what the model can see
+exact = gpt(window)[0][0, -1]
+_, stale = gen.forward_cached(gpt, long_ids[:, :128])                         # keys of positions 0..127
+stale.keys = [k[:, :, 1:] for k in stale.keys]                                # drop the oldest token ...
+stale.values = [v[:, :, 1:] for v in stale.values]
+slid = gen.forward_cached(gpt, long_ids[:, 128:], stale)[0][0, -1]            # ... and append the new one
+print(f"sliding cache vs recomputing the window: max |Δ logit| = {(slid - exact).abs().max():.1f}, "
+      f"same most likely token: {slid.argmax().item() == exact.argmax().item()}")
+beyond = gen.generate(gpt, encode("Once"), 160, temperature=0)
+same = torch.equal(beyond, gpt.generate(encode("Once"), 160, temperature=0))
+print(f"160 tokens, past the 128-token window: course_utils.generate == GPT.generate: {same}")
+assert same
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# So past the window `course_utils.generate` recomputes the window at every step: exactly `GPT.generate`'s
+# tokens, but no saving there. Models with *relative* positions (RoPE, ALiBi) can slide a cache, one reason
+# they are popular.
+#
+# ### Exercise 6.3 — how big is a KV cache?
+# Per token, each layer stores one key and one value vector of `n_embd` numbers. In 32-bit floats (4 bytes),
+# how many bytes does a full context window of cache take, for one sequence:
+# (a) for our GPT at 128 tokens (`our_cache_bytes`), (b) for GPT-2 small — 12 layers, `n_embd` 768 — at
+# 1,024 tokens (`gpt2_cache_bytes`)?
+#
+# <details><summary>💡 Hint</summary>
+#
+# $2 \times$ layers $\times$ tokens $\times$ `n_embd` $\times 4$ bytes. `gpt.config` has our model's numbers.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+# BEGIN SOLUTION
+c = gpt.config
+our_cache_bytes = 2 * c.n_layer * c.block_size * c.n_embd * 4
+gpt2_cache_bytes = 2 * 12 * 1024 * 768 * 4
+# END SOLUTION
+
+# %% slideshow={"slide_type": "-"}
+_, full_cache = gen.forward_cached(gpt, torch.zeros(1, gpt.config.block_size, dtype=torch.long))
+check("6.3a", our_cache_bytes, full_cache.nbytes(), hint="Keys and values: 2 × 4 layers × 128 tokens × 128 × 4.")
+check("6.3b", gpt2_cache_bytes, 75_497_472, hint="2 × 12 × 1024 × 768 × 4.")
+print(f"GPT-2 small: {75_497_472 / 2**20:.0f} MiB of cache per 1,024-token sequence; a batch of 64 such "
+      f"sequences needs {64 * 75_497_472 / 2**30:.1f} GiB, more than the model's own 0.5 GB")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Measuring the speed-up
+# Now time it. Our checkpoint's window is only 128 tokens, so we time a randomly initialized course GPT of the
+# same size (4 layers, 4 heads, 128 dimensions) with a 512-token window: random weights cost the same as
+# trained ones, and the nonsense it writes does not matter for timing. Timings depend on the machine and on
+# what else runs on it; yours will differ.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+def seconds(fn, repeats=2):
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+torch.manual_seed(0)
+long_gpt = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=512, n_layer=4, n_head=4, n_embd=128)).eval()
+lengths = [16, 32, 64, 128, 256]
+timings = {}
+for n in lengths:
+    prompt = torch.full((1, 1), NEWLINE)
+    timings[n] = [seconds(lambda: gen.generate(long_gpt, prompt, n, temperature=0, use_cache=cache))
+                  for cache in (False, True)]
+print(f"{'new tokens':>10} {'no cache':>10} {'KV cache':>10} {'speed-up':>9}")
+for n, (slow, fast) in timings.items():
+    print(f"{n:>10} {slow:>9.3f}s {fast:>9.3f}s {slow / fast:>8.1f}×")
+
+# %% slideshow={"slide_type": "-"}
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.4))
+ax.plot(lengths, [timings[n][0] for n in lengths], "o-", label="no cache")
+ax.plot(lengths, [timings[n][1] for n in lengths], "s-", label="KV cache")
+ax.set(xlabel="tokens generated", ylabel="seconds", title="Generation time (batch 1, greedy)")
+ax.legend()
+ax2.plot(lengths, [timings[n][0] / timings[n][1] for n in lengths], "o-", color="C2")
+ax2.axhline(1, color="k", lw=0.8)
+ax2.set(xlabel="tokens generated", ylabel="speed-up (×)", title="The cache pays off more the longer the text")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Without the cache the time grows roughly quadratically with the length, with it linearly. (At 256 tokens the
+# benchmark `benchmarks/bench_kv_cache.py` measures the same comparison more carefully.)
+#
+# ### Time to first token vs time per token
+# A chat interface shows tokens as they come (`gen.stream`). Two numbers describe how it feels:
+#
+# - **time to first token** (TTFT): the *prefill*, one forward pass over the whole prompt that fills the cache,
+#   then the first sample. It grows with the prompt;
+# - **time per output token**: each *decode* step runs one token against the cache. It barely depends on the
+#   prompt here (it reads a longer cache, a small cost for this model).
+#
+# The total time for $n$ tokens is about $\text{TTFT} + (n - 1) \times \text{time per token}$.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+def stream_timing(model, prompt_len, n_new=32):
+    prompt = torch.randint(tokenizer.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0))
+    t0 = time.perf_counter()
+    stamps = []
+    for _ in gen.stream(model, prompt, n_new, temperature=0):
+        stamps.append(time.perf_counter() - t0)
+    return stamps[0], (stamps[-1] - stamps[0]) / (n_new - 1)
+
+
+prompt_lengths = [8, 64, 128, 256, 384, 448]
+latency = {P: min((stream_timing(long_gpt, P) for _ in range(2)), key=lambda r: r[0]) for P in prompt_lengths}
+print(f"{'prompt':>7} {'TTFT':>9} {'per token':>10}")
+for P, (ttft, per_token) in latency.items():
+    print(f"{P:>7} {1000 * ttft:>7.1f}ms {1000 * per_token:>8.2f}ms")
+
+# %% slideshow={"slide_type": "-"}
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(prompt_lengths, [1000 * latency[P][0] for P in prompt_lengths], "o-", label="time to first token (prefill)")
+ax.plot(prompt_lengths, [1000 * latency[P][1] for P in prompt_lengths], "s-", label="time per later token (decode)")
+ax.set(xlabel="prompt length (tokens)", ylabel="milliseconds", title="Prefill grows with the prompt; decode stays small")
+ax.legend()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. Hallucination: fluent answers without a source
+#
+# A language model is trained to continue text plausibly, not to say "I don't know". storyworld never names a
+# pet, never says where the friend lives, and never gives the friend a pet. Ask anyway, by starting the
+# sentence, and storyworld itself says no story can continue this way. The model continues fluently:
+
+# %% slideshow={"slide_type": "-"}
+def storyworld_verdict(prompt):
+    try:
+        world.next_char_distribution(prompt)
+        return "a story can continue this"
+    except ValueError:
+        return "no storyworld story starts like this"
+
+
+def possessive(story):
+    """'her' or 'his' for the story's hero, from the role word of the first sentence."""
+    role = re.match(r".*? there was an? \w+ (\w+) named", story.text).group(1)
+    return {"female": "her", "male": "his"}[next(r.gender for r in storyworld.LEXICON.roles if r.word == role)]
+
+
+with_pet = next(s for s in test_stories if " also had a " in s.text and s.topic == "share")
+no_pet = next(s for s in test_stories if " also had a " not in s.text)
+met = re.search(r".*?There, \w+ met an? \w+ \w+ named (\w+)\.", with_pet.text)
+unstated = {
+    "the pet's name": re.search(r"(.* also had an? \w+)\.", with_pet.text).group(1) + " named",
+    "what else the friend had": met.group(0) + f" {met.group(1)} also had a",
+    "the pet of a hero who has none": re.search(r"(.* went to the \w+)", no_pet.text).group(1)
+                                      + " with " + possessive(no_pet),
+}
+for question, prompt in unstated.items():
+    ids = encode(prompt)
+    answer = gen.generate(gpt, ids, 8, temperature=0)[0, ids.size(1):]
+    confidence = next_logits(prompt).softmax(-1).max().item()
+    print(f"{question}:  …{prompt[-40:]!r} → {tokenizer.decode(answer)!r}")
+    print(f"    the model's first word has p = {confidence:.2f}; storyworld: {storyworld_verdict(prompt)}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Each answer reads like storyworld and each is made up: the story contains no such fact. The third story
+# never mentions a pet, and the model takes "his" or "her" one to the outing anyway. (The model cannot even
+# be asked about the weather: "weather" is not one of its 174 words.)
+#
+# Now a systematic version, scored with storyworld's own question–answer pairs (`Story.qa`). Two questions:
+#
+# - *"Who did the hero meet?"*, asked as the sentence `"Can I play with your ball?" asked ___` (stories about
+#   sharing);
+# - *"Which pet does the hero have?"*, asked as `…went to the park with her ___` (stories with a pet).
+#
+# Each question is asked twice: with the story as it is (**grounded**: the answer is in the prompt), and with
+# the one sentence that states the answer removed (**ungrounded**: nothing in the prompt says it). Besides
+# accuracy we record how sure the model is that *some* answer of the right kind comes next: its total
+# probability on the names (or the animals).
+
+# %% slideshow={"slide_type": "-"}
+def qa_answer(story, start):
+    return next(q.answer for q in story.qa if q.question.startswith(start))
+
+
+def friend_prompts(story):
+    """(grounded prompt, ungrounded prompt, true answer) for 'Who did X meet?'"""
+    grounded = re.search(r'(.*\?" asked)', story.text).group(1)
+    ungrounded = re.sub(r" There, \w+ met an? \w+ \w+ named \w+\.", "", grounded)
+    return grounded, ungrounded, " " + qa_answer(story, "Who did")
+
+
+def pet_prompts(story):
+    """(grounded, ungrounded, answer) for 'Did X have a pet?' when the answer is yes."""
+    grounded = re.search(r"(.* went to the \w+)", story.text).group(1) + " with " + possessive(story)
+    ungrounded = re.sub(r" \w+ also had an? \w+\.", "", grounded)
+    return grounded, ungrounded, " " + qa_answer(story, "Did").split()[-1]
+
+
+questions = {
+    "who did the hero meet?": [friend_prompts(s) for s in test_stories if s.topic == "share"],
+    "which pet?": [pet_prompts(s) for s in test_stories if qa_answer(s, "Did") != "no"],
+}
+lexicon = storyworld.LEXICON
+kinds = {"who did the hero meet?": [" " + n for n in lexicon.names["female"] + lexicon.names["male"]],
+         "which pet?": [" " + a for a in lexicon.animals]}
+grounding = {}
+for name, items in questions.items():
+    kind_ids = [tokenizer.stoi[w] for w in kinds[name]]
+    for i, version in enumerate(("grounded", "ungrounded")):
+        correct, sure = [], []
+        for item in items:
+            p = next_logits(item[i]).softmax(-1)
+            correct.append(tokenizer.itos[p.argmax().item()] == item[2])
+            sure.append(p[kind_ids].sum().item())
+        grounding[name, version] = (np.mean(correct), np.mean(sure))
+    chance = 1 / (len(kinds[name]) - 1) if "meet" in name else 1 / len(kinds[name])  # the friend is not the hero
+    print(f"{name:<24} ({len(items)} stories, chance {chance:.0%})")
+    for version in ("grounded", "ungrounded"):
+        acc, sure = grounding[name, version]
+        print(f"    {version:<11} accuracy {acc:>5.0%}   P(some {'name' if 'meet' in name else 'animal'}) = {sure:.3f}")
+print("\nan ungrounded prompt: …" + questions["which pet?"][0][1][-90:])
+
+# %% slideshow={"slide_type": "-"}
+fig, ax = plt.subplots(figsize=(7, 3.4))
+x = np.arange(len(questions))
+for j, version in enumerate(("grounded", "ungrounded")):
+    ax.bar(x + (j - 0.5) * 0.36, [grounding[q, version][0] for q in questions], width=0.36,
+           label=f"{version}: accuracy")
+    ax.plot(x + (j - 0.5) * 0.36, [grounding[q, version][1] for q in questions], "k_", ms=28, mew=2,
+            label="P(some answer of the right kind)" if j == 0 else None)
+ax.set(xticks=x, xticklabels=list(questions), ylim=(0, 1.35), ylabel="accuracy / probability",
+       title="Facts in the prompt change the answer, if the model reads them")
+ax.legend(fontsize=8, loc="upper center", ncol=3)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Two lessons:
+#
+# - **The model always answers.** Grounded or not, nearly all its probability goes to *some* name or
+#   animal; it never hesitates because the prompt does not say. That is hallucination: fluent and unfounded.
+# - **Grounding works when the model has learned to use the context.** With the friend's introduction in
+#   the prompt the model names the friend every time; without it, it names someone else, right only by
+#   chance. Retrieval-augmented generation is this idea at scale: put the relevant facts into the prompt.
+# - **Grounding is not enough when it has not.** Which pet the hero has is in the prompt, yet the model is at
+#   chance (1 in 6) either way: this small model never learned to copy the pet. Nothing in the output tells a
+#   reader which answers are founded. That is why the next section checks answers instead of trusting them.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Test-time scaling: more samples, a checker, a vote
+#
+# Training more costs compute once; **test-time scaling** spends more compute per question instead: sample
+# $N$ answers and combine them. (This is the idea behind "reasoning" models such as OpenAI's o1 and o3, which
+# spend many more tokens per answer.) Two ways to combine:
+#
+# - **self-consistency** (Wang et al. 2023): answer with the most frequent of the $N$ answers (majority vote);
+# - **best-of-N with a checker**: answer with a sample that passes a check. Here the check is storyworld's
+#   grammar: does some story continue the prompt with this answer? It is a perfect checker; real ones
+#   (unit tests for code, a math answer checker, a learned reward model) are weaker, but work the same way.
+#
+# A third, cheap option is to pick the sample the model itself finds most likely. We test all three on the
+# pet question (the model at chance), and voting also on the friend question sampled at $T = 2$, where single
+# samples are noisy but the model knows the answer.
+
+# %% slideshow={"slide_type": "-"}
+def accepts(prompt, answer):
+    """The checker: can a storyworld story continue `prompt` with `answer` and end the sentence?"""
+    return storyworld_verdict(prompt + answer + ".") == "a story can continue this"
+
+
+N_MAX, REPEATS = 16, 4
+Ns = [1, 2, 4, 8, 16]
+
+
+def scaling_curves(items, temperature, seed=0, checker=True):
+    g = torch.Generator().manual_seed(seed)
+    methods = ["one sample", "majority vote", "most likely to the model"] + (["checker"] if checker else [])
+    hits = {m: np.zeros(len(Ns)) for m in methods}
+    trials = 0
+    for prompt, _, truth in items:
+        logits = next_logits(prompt)
+        samples = gen.sample_next(logits.repeat(N_MAX * REPEATS, 1), temperature, generator=g).view(REPEATS, N_MAX)
+        verdict = {}
+        for row in samples.tolist():
+            trials += 1
+            answers = [tokenizer.itos[i] for i in row]
+            for j, n in enumerate(Ns):
+                first = answers[:n]
+                vote = Counter(first).most_common(1)[0][0]
+                likeliest = max(first, key=lambda a: logits[tokenizer.stoi[a]].item())
+                chosen = {"one sample": first[0], "majority vote": vote, "most likely to the model": likeliest}
+                if checker:
+                    for a in first:
+                        if a not in verdict:
+                            verdict[a] = accepts(prompt, a)
+                    passing = [a for a in first if verdict[a]]
+                    chosen["checker"] = passing[0] if passing else vote
+                for method, answer in chosen.items():
+                    hits[method][j] += answer == truth
+    return {m: h / trials for m, h in hits.items()}
+
+
+pet_curves = scaling_curves(questions["which pet?"], temperature=1.0)
+friend_curves = scaling_curves(questions["who did the hero meet?"], temperature=2.0, checker=False)
+print(f"{'N':>3}  pet: {'vote':>5} {'likeliest':>9} {'checker':>7} {'1-(5/6)^N':>9}   friend at T=2: {'one':>4} {'vote':>5}")
+for j, n in enumerate(Ns):
+    print(f"{n:>3}       {pet_curves['majority vote'][j]:>5.2f} {pet_curves['most likely to the model'][j]:>9.2f} "
+          f"{pet_curves['checker'][j]:>7.2f} {1 - (5 / 6) ** n:>9.2f}                  "
+          f"{friend_curves['one sample'][j]:>4.2f} {friend_curves['majority vote'][j]:>5.2f}")
+
+# %% slideshow={"slide_type": "-"}
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
+for method, style in (("majority vote", "o-"), ("most likely to the model", "^-"), ("checker", "s-")):
+    ax.plot(Ns, pet_curves[method], style, label=method)
+ax.plot(Ns, [1 - (5 / 6) ** n for n in Ns], "k:", label="1 − (5/6)^N")
+ax.set(xscale="log", xticks=Ns, xticklabels=Ns, xlabel="N samples", ylabel="accuracy", ylim=(0, 1.03),
+       title="Which pet? (T = 1; the model is at chance)")
+ax.legend(fontsize=8)
+for method, style in (("one sample", "o--"), ("majority vote", "o-")):
+    ax2.plot(Ns, friend_curves[method], style, label=method)
+ax2.set(xscale="log", xticks=Ns, xticklabels=Ns, xlabel="N samples",
+        title="Who did the hero meet? (T = 2; noisy samples)")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# - **A checker turns compute into accuracy.** If one sample is right with probability $p$ and the checker
+#   recognizes a right answer, best-of-N is right unless all $N$ samples are wrong: $1 - (1-p)^N$. The
+#   model knows nothing about the pet, and still gets it right most of the time at $N = 16$.
+# - **Voting removes noise, not ignorance.** When the model's most likely answer is right (the friend),
+#   the majority of noisy samples converges to it. When it is not (the pet), voting or picking the
+#   likeliest sample just agrees with the model's own mistaken guess.
+#
+# ### Exercise 6.4 — how many samples?
+# With a perfect checker and a single-sample accuracy of $p = 1/6$, how many samples `n_needed` does
+# best-of-N need to be right at least 90% of the time? Use the formula, not the simulation.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Solve $1 - (5/6)^N \ge 0.9$: $N \ge \ln 0.1 / \ln(5/6)$, rounded up (`math.ceil`).
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+# BEGIN SOLUTION
+n_needed = math.ceil(math.log(0.1) / math.log(5 / 6))
+# END SOLUTION
+
+# %% slideshow={"slide_type": "-"}
+check("6.4", n_needed, 13, hint="The smallest N with 1 - (5/6)**N >= 0.9.")
+check_true("6.4b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_needed - 1),
+           message_if_false="N should be the smallest number of samples that reaches 90%",
+           hint="Try your N and N - 1 in the formula.")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+# - Logits become probabilities through a softmax; a temperature $T$ sharpens ($T<1$) or flattens ($T>1$)
+#   them. Greedy, temperature, top-k and top-p sampling differ only in which tokens they allow and how often.
+# - storyworld's grammar judged the samples: greedy repeats one story; high temperatures break stories by
+#   lifting the tail of unlikely tokens; top-p cuts that tail. Repetition penalties also punish the
+#   repetition a text needs.
+# - A KV cache keeps each layer's keys and values, so each new token costs one token's work. It changed no
+#   logit beyond $10^{-5}$ and no token, and its advantage grows with the length. With absolute positions it
+#   must be rebuilt once the text outgrows the window.
+# - Time to first token is the prefill over the prompt; after it, each token costs one decode step.
+# - The model answers fluently about facts its prompt never states. Putting the facts in the prompt fixes
+#   this only for questions it has learned to read from context.
+# - Test-time scaling: with a checker, accuracy grows as $1-(1-p)^N$; majority voting helps only when the
+#   model's most likely answer is right.
+#
+# **Next:** [07 · Fine-tuning](07_fine_tuning.ipynb) — teach the pretrained model a new task.
+
+# %% slideshow={"slide_type": "-"}
+summary()
