@@ -1,0 +1,725 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Fine-tuning: heads, instructions and LoRA
+#
+# Pretraining left us a GPT that continues storyworld stories. It cannot tell you what a story is about or
+# answer a question: nobody asked it to. **Fine-tuning** is supervised learning on labeled examples, started
+# from the pretrained weights instead of random ones. The model keeps what pretraining taught it and learns a
+# task from a few hundred examples, in seconds. storyworld knows every label and every answer, so each number
+# below is scored against ground truth.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. follow the fine-tuning steps: prepare the data, preprocess it, prepare the model, look at its initial
+#    predictions, train, evaluate, predict;
+# 2. put a classification head on a pretrained GPT and compare training the head alone, the last blocks, and
+#    the whole model;
+# 3. write instruction (SFT) examples with a prompt template and a loss on the response only, and extend a
+#    closed vocabulary for the template;
+# 4. measure catastrophic forgetting, and limit it by mixing in pretraining data or with LoRA;
+# 5. build LoRA from scratch, count its parameters, merge it into the weights, and sweep its rank;
+# 6. say how fine-tuning differs from pretraining in data, learning rate and compute.
+#
+# **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
+
+# %%
+import copy
+import time
+from collections import Counter, defaultdict
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.checks import check, check_function, check_true, summary
+from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, answer_correct, build_example, build_lm_example,
+                                   collate, count_parameters, extend_tokenizer, finetune, format_qa_prompt,
+                                   format_qa_response, freeze, generate_responses, hidden_states, lm_loss,
+                                   new_pieces, qa_examples, question_kind, resize_token_embeddings,
+                                   template_pieces, train_only_rows)
+from course_utils.lora import LoRALinear, apply_lora, merge_lora, trainable_fraction, trainable_parameters
+from course_utils.model import load_storyworld_gpt
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+plt.rcParams["figure.dpi"] = 80
+
+base, tokenizer, record = load_storyworld_gpt()
+freeze(base)  # the pretrained model itself never changes: every experiment trains a copy
+print(f"pretrained course GPT: {base.num_parameters():,} parameters, {tokenizer.vocab_size} tokens, "
+      f"trained {record['steps']:,} steps on storyworld")
+
+# %% [markdown]
+# ## 1. Pre-training vs fine-tuning
+#
+# | | pre-training | fine-tuning |
+# |---|---|---|
+# | data | lots of unlabeled text | a few hundred to a few thousand labeled examples |
+# | objective | next token, everywhere | the task: a label, or the response to a prompt |
+# | learning rate | high (ours: $3\times10^{-3}$), warmup + decay | lower on pretrained weights ($3\times10^{-4}$ to $10^{-3}$); new parameters (a head, adapters) may take more |
+# | compute | the big bill (notebook 05: $6ND$) | a tiny fraction of it |
+# | result | general knowledge of the text | a specialist, that may forget some of the general |
+#
+# Every fine-tuning run below follows the same steps: **(1)** load and prepare the dataset, **(2)** preprocess
+# it into token IDs and targets, **(3)** prepare the model (a new head, frozen layers, adapters),
+# **(4)** look at its initial predictions, **(5)** train, **(6)** evaluate on held-out data, **(7)** predict.
+#
+# ## 2. Classification: a head on the GPT
+#
+# **(1) Data.** Every storyworld story has a topic label: `share` (a friend asks to play), `lost` (the wind
+# takes the toy) or `food` (the friend has a snack). We train on 300 stories and evaluate on 200 held-out
+# validation stories.
+
+# %%
+TOPICS = ["share", "lost", "food"]
+cls_train = storyworld.load_split("train", 300).stories
+cls_val = storyworld.load_split("validation", 200).stories
+print(Counter(s.topic for s in cls_train), "\n")
+print(f"[{cls_train[0].topic}] {cls_train[0].text}")
+
+# %% [markdown]
+# **(2) Preprocess.** Tokenize each story (after a newline, as in pretraining), pad the batch on the right,
+# and remember each story's length.
+#
+# **(3) Model.** A GPT predicts the next token from the hidden state at each position. Under causal attention
+# only the **last** position has seen the whole story, so a classifier reads that hidden state,
+# $h_T \in \mathbb{R}^{128}$, and maps it to one score per class with a new linear layer:
+# $\text{logits} = W h_T + b$, $W \in \mathbb{R}^{3 \times 128}$. The language-model head is not used.
+
+# %%
+def encode_stories(stories):
+    ids = [tokenizer.encode("\n" + s.text) for s in stories]
+    lengths = torch.tensor([len(i) for i in ids])
+    x = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)  # padding after a story is never seen
+    for row, i in enumerate(ids):
+        x[row, :len(i)] = torch.tensor(i)
+    return x, lengths, torch.tensor([TOPICS.index(s.topic) for s in stories])
+
+
+x_train, len_train, y_train = encode_stories(cls_train)
+x_val, len_val, y_val = encode_stories(cls_val)
+print(f"train {tuple(x_train.shape)}, validation {tuple(x_val.shape)}; lengths {int(len_val.min())}–{int(len_val.max())}")
+
+classifier = GPTClassifier(copy.deepcopy(base), n_classes=len(TOPICS))
+with torch.no_grad():
+    before = classifier(x_val, len_val).argmax(-1)
+print(f"(4) initial predictions, random head: accuracy {(before == y_val).float().mean():.1%} "
+      f"(chance {1 / len(TOPICS):.1%}); predicted classes {Counter(TOPICS[i] for i in before.tolist())}")
+
+# %% [markdown]
+# **(5) Train — three ways.** How much of the pretrained model should learn?
+#
+# - **frozen body**: only the head (387 parameters) learns; the GPT is a fixed feature extractor;
+# - **last blocks**: the top 2 of 4 blocks, the final LayerNorm and the head;
+# - **full fine-tuning**: everything.
+#
+# The new head gets a high learning rate ($10^{-2}$), pretrained weights a low one ($3\times10^{-4}$).
+# Frozen layers need no gradient, so we run them **once** over the data and cache their output: training the
+# top of a model is cheap. Each run gets the same 60 steps of 16 stories.
+
+# %%
+def train_classifier(first_trainable, steps=60, seed=0):
+    """Train blocks first_trainable.. (and the head) of a copy of the pretrained GPT on the topic labels."""
+    torch.manual_seed(seed)
+    model = GPTClassifier(copy.deepcopy(base), n_classes=len(TOPICS), seed=seed)
+    gpt, n_layer = model.gpt, base.config.n_layer
+    freeze(gpt, frozen=first_trainable > 0)
+    for block in gpt.transformer.h[first_trainable:]:
+        freeze(block, frozen=False)
+    freeze(gpt.transformer.ln_f, frozen=first_trainable == n_layer)
+    start = time.perf_counter()
+    with torch.no_grad():   # the frozen lower blocks, run once
+        low_train = hidden_states(gpt, x_train, last=first_trainable, final_norm=False) if first_trainable else None
+        low_val = hidden_states(gpt, x_val, last=first_trainable, final_norm=False) if first_trainable else None
+
+    def logits(rows, x, lengths, low):
+        h = hidden_states(gpt, x=low[rows], first=first_trainable) if low is not None else hidden_states(gpt, x[rows])
+        return model.head(model.last_token(h, lengths[rows]))
+
+    optimizer = torch.optim.AdamW([{"params": [p for p in gpt.parameters() if p.requires_grad], "lr": 3e-4},
+                                   {"params": model.head.parameters(), "lr": 1e-2}], weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for step in range(steps):
+        rows = torch.randint(len(cls_train), (16,), generator=g)
+        loss = F.cross_entropy(logits(rows, x_train, len_train, low_train), y_train[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        accuracy = (logits(torch.arange(len(cls_val)), x_val, len_val, low_val).argmax(-1) == y_val).float().mean()
+    return dict(accuracy=accuracy.item(), trainable=count_parameters(model)[0], losses=losses,
+                seconds=time.perf_counter() - start, model=model)
+
+
+regimes = {"frozen body (head only)": 4, "last 2 blocks + head": 2, "full fine-tuning": 0}
+cls_results = {name: train_classifier(first) for name, first in regimes.items()}
+print(f"{'(6) evaluate':<26}{'trainable params':>17}{'val accuracy':>14}   time")
+for name, r in cls_results.items():
+    print(f"{name:<26}{r['trainable']:>17,}{r['accuracy']:>14.1%}   {r['seconds']:.1f}s")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+for name, r in cls_results.items():
+    axes[0].plot(r["losses"], label=name, alpha=0.8)
+axes[0].set(xlabel="step", ylabel="cross-entropy", title="Training loss (batches of 16)", yscale="log")
+axes[0].legend()
+names = list(cls_results)
+axes[1].barh(names, [cls_results[n]["accuracy"] for n in names], color=["C0", "C1", "C2"])
+axes[1].axvline(1 / 3, color="gray", ls=":", label="chance")
+axes[1].set(xlim=(0, 1), xlabel="validation accuracy", title="Topic accuracy after 60 steps")
+axes[1].legend(loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The last hidden state of the frozen model was trained for one thing: predicting the token after the
+# story's final full stop. The topic is in there, but not laid out for a linear head; 60 steps of the head alone
+# do not find it well. Let the top blocks learn and they route the topic to the last position within a few
+# steps. With its features cached, the frozen-body head can afford many more steps:
+
+# %%
+long_frozen = train_classifier(4, steps=1000)
+print(f"head only, 1,000 steps: {long_frozen['accuracy']:.1%} in {long_frozen['seconds']:.1f}s — "
+      f"still only {long_frozen['trainable']} parameters trained")
+
+# %% [markdown]
+# **(7) Predict** with the fully fine-tuned classifier, on stories it has never seen:
+
+# %%
+topic_model = cls_results["full fine-tuning"]["model"].eval()
+with torch.no_grad():
+    probs = topic_model(x_val[:4], len_val[:4]).softmax(-1)
+for s, p in zip(cls_val[:4], probs):
+    print(f"true {s.topic:<6} predicted {TOPICS[p.argmax()]:<6} ({p.max():.1%})  …{s.text[210:290]}…")
+
+# %% [markdown]
+# ### Exercise 7.1 — zero-shot, without any head
+# Some labels need no fine-tuning at all. The ending of a story (happy or sad) is written in its last word,
+# which the pretrained language model has learned to predict. Write `zero_shot_ending(story)` that cuts the
+# story just before its final emotion word (keep the text up to and including the last `" was"`), runs the
+# pretrained `base` model on `"\n" + cut`, and returns `"happy"` if the happy emotion words
+# (`storyworld.LEXICON.happy_emotions`) get more total next-token probability than the sad ones, else `"sad"`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `cut = story.text[:story.text.rfind(" was") + 4]`; the probabilities are
+# `base(torch.tensor([tokenizer.encode("\n" + cut)]))[0][0, -1].softmax(-1)`; the token of a word `w` is
+# `tokenizer.stoi[" " + w]`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def zero_shot_ending(story):
+    # BEGIN SOLUTION
+    cut = story.text[:story.text.rfind(" was") + 4]
+    with torch.no_grad():
+        probs = base(torch.tensor([tokenizer.encode("\n" + cut)]))[0][0, -1].softmax(-1)
+    happy = sum(probs[tokenizer.stoi[" " + w]] for w in storyworld.LEXICON.happy_emotions)
+    sad = sum(probs[tokenizer.stoi[" " + w]] for w in storyworld.LEXICON.sad_emotions)
+    return "happy" if happy > sad else "sad"
+    # END SOLUTION
+
+
+# %%
+check_function("7.1", zero_shot_ending, [((s,), s.ending) for s in cls_val[:12]],
+               hint="Compare the summed probabilities of ' happy', ' proud', ' glad' with ' sad', ' angry', ' lonely'.")
+zero_shot = sum(zero_shot_ending(s) == s.ending for s in cls_val) / len(cls_val)
+print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_shot:.1%} "
+      f"(majority class: {max(Counter(s.ending for s in cls_val).values()) / len(cls_val):.1%})")
+
+# %% [markdown]
+# Zero-shot works when the label is something the language model already predicts. The topic is not a next
+# token anywhere, so it needed a head — and a few hundred examples were enough.
+#
+# ## 3. Instruction fine-tuning (SFT)
+#
+# Now teach the model to **answer questions** about a story: instruction → response. Each story comes with
+# question/answer pairs (who, what colour, where, whom they met, how they felt, a pet, the friend's food): seven
+# small tasks in one training set, a miniature of **multi-task instruction tuning**. The prompt template:
+#
+# ```
+# \n<story>\nQ: <question>\nA: <answer>\n
+# ```
+#
+# The **prompt** is everything up to `A:`; the **response** is ` <answer>\n`, and its final newline teaches
+# the model to stop.
+#
+# ### 3.1 A closed vocabulary meets a template
+# Our tokenizer is word-level and knows only storyworld's 175 tokens. What does it make of a question?
+
+# %%
+hero = cls_val[0].qa[0].answer
+for question in ("Who is the story about?", f"Who did {hero} meet?", f"Where did {hero} go?"):
+    pieces = tokenizer.split(f"\nQ: {question}\nA:")
+    print(f"{question:<28} → {[p if p in tokenizer.stoi else '<unk>' for p in pieces]}")
+qa_train = storyworld.load_split("train", 400).stories
+qa_val = storyworld.load_split("validation", 100).stories
+missing = new_pieces(tokenizer, template_pieces(qa_train))
+print(f"\n{len(missing)} pieces of the template are not in the vocabulary: {missing}")
+
+# %% [markdown]
+# `Who did Lucy meet?` and `Where did Lucy go?` become the same token sequence: no model could tell them apart.
+# Rephrasing with known words is impossible (there is no `Who`, no `Q`, no `:`), so we **extend the
+# vocabulary**:
+#
+# 1. a new tokenizer with the old tokens plus these 20. The word tokenizer sorts its vocabulary, so most old
+#    tokens get *new IDs*: weights must be copied by token string, not by row number;
+# 2. a new GPT with 195 embedding rows (the output layer is the same, tied matrix). Every other weight is
+#    copied. Each new row starts at the **mean** of the old rows plus a little noise: an average token, so the
+#    model does not suddenly predict it, and distinct rows, so `Who` and `Where` can learn to differ;
+# 3. check that nothing the model knew has changed.
+#
+# The shipped checkpoint stays untouched: this happens on a copy (`course_utils.finetune.resize_token_embeddings`).
+
+# %%
+sft_tokenizer = extend_tokenizer(tokenizer, template_pieces(qa_train))
+extended = resize_token_embeddings(base, tokenizer, sft_tokenizer)
+text = "\n" + qa_val[0].text
+with torch.no_grad():
+    old_logits = base(torch.tensor([tokenizer.encode(text)]))[0]
+    new_logits = extended(torch.tensor([sft_tokenizer.encode(text)]))[0]
+old_rows = torch.tensor([sft_tokenizer.stoi[t] for t in tokenizer.itos])  # where each old token went
+diff = (new_logits[..., old_rows] - old_logits).abs().max().item()
+print(f"vocabulary {tokenizer.vocab_size} → {sft_tokenizer.vocab_size}; ' Lily' was ID {tokenizer.stoi[' Lily']}, "
+      f"is ID {sft_tokenizer.stoi[' Lily']}")
+print(f"max |old-token logits, extended − original| = {diff:.1e}", "✓" if diff == 0 else "✗")
+assert diff == 0
+unknown = sum(sft_tokenizer.encode(t).count(0) for t in template_pieces(qa_val))
+print(f"<unk> tokens left in the validation prompts and answers: {unknown}")
+assert unknown == 0
+
+# %% [markdown]
+# The old logits are bit-for-bit the same; only the softmax now also spreads a sliver of probability over the 20
+# new tokens. We will measure that sliver with the language-model loss in section 4.
+#
+# ### 3.2 The loss on the response only
+# An SFT example is the usual (input, next-token target) pair — with every target inside the prompt set to
+# $-100$, which `cross_entropy` (and `GPT.forward`) skips. The model should learn to **answer**, not to write
+# stories and questions; and the story's hundred tokens would otherwise swamp the answer's three. The loss is
+#
+# $$\mathcal{L} = -\frac{1}{|R|} \sum_{t \in R} \log p_\theta(x_{t+1} \mid x_{\le t}),$$
+#
+# with $R$ the positions whose next token belongs to the response.
+
+# %%
+qa = qa_val[0].qa[2]
+prompt, response = format_qa_prompt(qa_val[0].text, qa.question), format_qa_response(qa.answer)
+example = build_example(sft_tokenizer, prompt, response)
+n_prompt = len(sft_tokenizer.encode(prompt))
+print(f"{'position':>8}  {'input':<10} {'target':<10} scored")
+for t in range(n_prompt - 4, len(example.input_ids)):
+    target = example.targets[t].item()
+    shown = "-100" if target == IGNORE_INDEX else repr(sft_tokenizer.itos[target])
+    print(f"{t:>8}  {sft_tokenizer.itos[example.input_ids[t]]!r:<10} {shown:<10} {'✓' if target != IGNORE_INDEX else ''}")
+print(f"{example.n_scored} of {len(example.targets)} targets are scored")
+
+# %% [markdown]
+# **Proof.** The model's loss on the masked example equals a cross-entropy computed by hand over the response
+# positions alone, and the prompt positions receive exactly zero gradient: nothing in this loss pushes the
+# model to predict the story or the question.
+
+# %%
+x, y = example.input_ids[None], example.targets[None]
+logits = extended(x)[0].detach().requires_grad_(True)          # (1, T, V), a leaf so we can read its gradient
+masked_loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=IGNORE_INDEX)
+masked_loss.backward()
+by_hand = F.cross_entropy(logits[0, n_prompt - 1:].detach(), example.targets[n_prompt - 1:])
+with torch.no_grad():
+    model_loss = extended(x, y)[1]
+    unmasked = build_example(sft_tokenizer, prompt, response, mask_prompt=False)
+    full_loss = extended(unmasked.input_ids[None], unmasked.targets[None])[1]
+diff = max(abs(masked_loss.item() - by_hand.item()), abs(model_loss.item() - by_hand.item()))
+prompt_grad = logits.grad[0, :n_prompt - 1].abs().max().item()
+print(f"masked loss {model_loss.item():.4f}, by hand over the {example.n_scored} response tokens {by_hand.item():.4f}: "
+      f"|difference| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+print(f"largest gradient on a prompt position's logits: {prompt_grad:.1e}", "✓" if prompt_grad == 0 else "✗")
+print(f"unmasked loss (every token, story included): {full_loss.item():.4f}")
+assert diff < 1e-6 and prompt_grad == 0 and example.n_scored == len(sft_tokenizer.encode(response))
+
+# %% [markdown]
+# ### Exercise 7.2 — mask the prompt
+# Write `mask_prompt(prompt_ids, response_ids)` that returns `(inputs, targets)` as lists: the inputs are all
+# tokens but the last, the targets all tokens but the first, and every target that belongs to the prompt
+# replaced by `-100`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `ids = prompt_ids + response_ids`; `targets = ids[1:]`; the first `len(prompt_ids) - 1` targets are prompt
+# tokens.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def mask_prompt(prompt_ids, response_ids):
+    # BEGIN SOLUTION
+    ids = list(prompt_ids) + list(response_ids)
+    targets = ids[1:]
+    targets[:len(prompt_ids) - 1] = [-100] * (len(prompt_ids) - 1)
+    return ids[:-1], targets
+    # END SOLUTION
+
+
+# %%
+check_function("7.2", mask_prompt, [
+    (([5, 6, 7], [8, 9]), ([5, 6, 7, 8], [-100, -100, 8, 9])),
+    (([1], [2]), ([1], [2])),
+    ((sft_tokenizer.encode(prompt), sft_tokenizer.encode(response)),
+     (example.input_ids.tolist(), example.targets.tolist())),
+], hint="Shift by one first, then overwrite the first len(prompt_ids) - 1 targets with -100.")
+
+# %% [markdown]
+# ### 3.3 Train and evaluate
+# **Data:** 400 training stories give 2,527 (prompt, response) examples; 100 validation stories give 632.
+# **Initial predictions:** the extended pretrained model, asked a question, simply continues the story.
+
+# %%
+sft_train = qa_examples(qa_train, sft_tokenizer)
+sft_val = qa_examples(qa_val, sft_tokenizer)
+PAD = sft_tokenizer.stoi["\n"]
+question_type = [question_kind(qa.question) for s in qa_val for qa in s.qa]  # 'hero', 'colour', ...
+demo = qa_val[1]
+demo_prompts = [sft_tokenizer.encode(format_qa_prompt(demo.text, qa.question)) for qa in demo.qa]
+
+
+def show_answers(model, title):
+    answers = generate_responses(model, demo_prompts, max_new_tokens=8, stop_id=PAD)
+    print(title)
+    for qa, ids in zip(demo.qa, answers):
+        said = sft_tokenizer.decode(ids).strip()
+        print(f"  {qa.question:<36} {said!r:<24} {'✓' if said == qa.answer else '✗ (true: ' + qa.answer + ')'}")
+
+
+print(demo.text, "\n")
+show_answers(extended, "before fine-tuning:")
+
+# %% [markdown]
+# **Scoring.** An answer is right when greedy decoding writes exactly the true answer and then stops. That
+# needs no generation loop: greedy decoding writes the true answer iff, with the true answer fed in
+# (*teacher forcing*), the argmax at every response position is the next true token. One forward pass scores
+# all 632 questions (`answer_correct`); we check the shortcut against real generation on a few of them later.
+#
+# **Train:** full fine-tuning, 100 steps of 16 examples, learning rate $10^{-3}$ with warmup and cosine decay.
+
+# %%
+def accuracy_by_type(correct):
+    groups = defaultdict(list)
+    for kind, ok in zip(question_type, correct.tolist()):
+        groups[kind].append(ok)
+    return {kind: sum(v) / len(v) for kind, v in groups.items()}
+
+
+before_correct = answer_correct(extended, sft_val, PAD)
+full_model = copy.deepcopy(extended)
+freeze(full_model, frozen=False)
+start = time.perf_counter()
+full_losses = finetune(full_model, sft_train, steps=100, batch_size=16, lr=1e-3, pad_id=PAD)
+print(f"100 steps in {time.perf_counter() - start:.1f}s; loss {full_losses[0]:.2f} → {sum(full_losses[-10:]) / 10:.2f}")
+read = 100 * 16 * sum(len(e.input_ids) for e in sft_train) / len(sft_train)
+scored = 100 * 16 * sum(e.n_scored for e in sft_train) / len(sft_train)
+pretraining = record["steps"] * 32 * 128          # the checkpoint: batches of 32 windows of 128 tokens
+print(f"compute: SFT read ~{read:,.0f} tokens ({read / pretraining:.1%} of the checkpoint's {pretraining:,} "
+      f"pretraining tokens) and learned from ~{scored:,.0f} of them")
+full_correct = answer_correct(full_model, sft_val, PAD)
+print(f"answer accuracy on held-out stories: before {before_correct.float().mean():.1%}, "
+      f"after {full_correct.float().mean():.1%}")
+
+# %%
+prompts_check = [e.input_ids[:int((e.targets == IGNORE_INDEX).sum()) + 1].tolist() for e in sft_val[:48]]
+generated = generate_responses(full_model, prompts_check, max_new_tokens=8, stop_id=PAD)
+truth = [e.targets[e.targets != IGNORE_INDEX].tolist() for e in sft_val[:48]]
+agree = sum((g == t) == bool(c) for g, t, c in zip(generated, truth, full_correct[:48]))
+print(f"one-pass scoring agrees with greedy generation on {agree} of 48 questions", "✓" if agree == 48 else "✗")
+assert agree == 48
+show_answers(full_model, "\nafter fine-tuning:")
+
+# %% [markdown]
+# Per question type, next to the best **guess** that ignores the story (the most common training answer for that
+# type):
+
+# %%
+train_answers = defaultdict(Counter)
+for s in qa_train:
+    for qa in s.qa:
+        train_answers[question_kind(qa.question)][qa.answer] += 1
+guess = {kind: answers.most_common(1)[0][0] for kind, answers in train_answers.items()}
+val_answers = [qa.answer for s in qa_val for qa in s.qa]
+guess_acc = {kind: sum(a == guess[kind] for k, a in zip(question_type, val_answers) if k == kind)
+             / question_type.count(kind) for kind in dict.fromkeys(question_type)}
+after_by_type = accuracy_by_type(full_correct)
+kinds = list(dict.fromkeys(question_type))
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.bar([i - 0.2 for i in range(len(kinds))], [after_by_type[k] for k in kinds], width=0.4, label="after SFT")
+ax.bar([i + 0.2 for i in range(len(kinds))], [guess_acc[k] for k in kinds], width=0.4, label="best story-blind guess",
+       color="gray")
+ax.set_xticks(range(len(kinds)), kinds)
+ax.set(ylabel="accuracy", ylim=(0, 1.05), xlabel="what the question asks for",
+       title="SFT answer accuracy by question type (held-out stories)")
+ax.legend()
+fig.tight_layout()
+plt.show()
+for k in kinds:
+    print(f"{k:<8} after SFT {after_by_type[k]:6.1%}   story-blind guess {guess[k]!r:<12} {guess_acc[k]:6.1%}")
+
+# %% [markdown]
+# The picture is honest and typical. In 100 steps the model learned the **format** (every answer is a name,
+# a colour, a place, ... followed by a stop) and the questions whose answer it already tracked during
+# pretraining: who the hero is and whom they met, 99–100%. Where the answer is a detail mentioned once (the
+# toy's colour, the place, the exact emotion, the pet, the food) it answers in the right category, but no
+# better than a guess that ignores the story — on the pet question worse, because it mostly invents a pet.
+# A fluent, confident, wrong answer: a **hallucination**. Copying a detail out of the context is a
+# skill this small model did not need during pretraining, and fine-tuning learns new skills slowly; it mostly
+# surfaces the ones pretraining built. Notebook 08 uses preference pairs against exactly these
+# hallucinations.
+#
+# ## 4. Catastrophic forgetting
+#
+# Fine-tuning changes weights that pretraining set, and nothing in the SFT loss asks the model to keep writing
+# stories. Measure the language-model loss on 100 held-out stories before and after, and let each model write
+# one:
+
+# %%
+lm_val = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n") for s in qa_val]
+lm_before = lm_loss(extended, lm_val, PAD)
+lm_full = lm_loss(full_model, lm_val, PAD)
+print(f"language-model loss on held-out stories (nats/token): pretrained {lm_before:.3f}, after SFT {lm_full:.3f}")
+start_ids = torch.tensor([[PAD]])
+for name, model in (("pretrained", extended), ("after SFT", full_model)):
+    print(f"\n{name}: {sft_tokenizer.decode(model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
+
+# %% [markdown]
+# That is **catastrophic forgetting**: 100 steps on questions wrecked story writing. The answers end with a
+# newline right after a name or a word, and the model now does that inside stories too. The remedies
+# from the lecture:
+#
+# 1. do not fine-tune when you do not need to (section 2's zero-shot ending needed nothing);
+# 2. fine-tune on several tasks at once — here, **mix pretraining data back in**: 100 plain stories (loss on
+#    every token) among the 2,527 Q&A examples;
+# 3. **parameter-efficient fine-tuning** (PEFT): freeze the model and train a few new parameters (section 5).
+
+# %%
+lm_mix_examples = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n")
+                   for s in storyworld.load_split("train", 500).stories[400:]]
+mixed_model = copy.deepcopy(extended)
+freeze(mixed_model, frozen=False)
+finetune(mixed_model, sft_train + lm_mix_examples, steps=100, batch_size=16, lr=1e-3, pad_id=PAD)
+mixed_correct = answer_correct(mixed_model, sft_val, PAD)
+lm_mixed = lm_loss(mixed_model, lm_val, PAD)
+print(f"SFT + 4% pretraining data: answer accuracy {mixed_correct.float().mean():.1%} "
+      f"(plain SFT {full_correct.float().mean():.1%}); LM loss {lm_mixed:.3f} (plain SFT {lm_full:.3f}, "
+      f"pretrained {lm_before:.3f})")
+print(f"\nit still writes: {sft_tokenizer.decode(mixed_model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
+
+# %% [markdown]
+# Four percent of the examples — but each story scores about 100 tokens against an answer's 3, so the plain
+# stories carry more than half of the loss. The answers are as good as before and story writing survives.
+#
+# ## 5. LoRA from scratch
+#
+# **PEFT** freezes the pretrained weights and trains a few new parameters. **LoRA** (low-rank adaptation)
+# does it for each linear layer $y = W x$, $W \in \mathbb{R}^{d_\text{out} \times d_\text{in}}$: it adds two thin
+# matrices and trains only them,
+#
+# $$y = W x + \frac{\alpha}{r} B A x, \qquad A \in \mathbb{R}^{r \times d_\text{in}},\;
+# B \in \mathbb{R}^{d_\text{out} \times r},\; r \ll d_\text{in}, d_\text{out}.$$
+#
+# $B$ starts at zero, so training starts from exactly the pretrained model; $A$ starts random. The update
+# $\Delta W = \frac{\alpha}{r} B A$ has rank at most $r$ and costs $r(d_\text{in} + d_\text{out})$ parameters
+# instead of $d_\text{in} d_\text{out}$. After training it can be **merged**: $W' = W + \Delta W$ is one
+# ordinary matrix, so inference costs nothing extra.
+
+# %%
+class MyLoRALinear(nn.Module):
+    def __init__(self, base_layer, rank, alpha, seed=0):
+        super().__init__()
+        self.base = base_layer
+        for p in self.base.parameters():
+            p.requires_grad_(False)                                   # W and b stay frozen
+        self.scaling = alpha / rank
+        bound = 1 / base_layer.in_features ** 0.5
+        g = torch.Generator().manual_seed(seed)
+        self.lora_A = nn.Parameter(torch.rand(rank, base_layer.in_features, generator=g) * 2 * bound - bound)
+        self.lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))
+
+    def forward(self, x):
+        return self.base(x) + self.scaling * (x @ self.lora_A.T @ self.lora_B.T)
+
+    def merge(self):
+        merged = nn.Linear(self.base.in_features, self.base.out_features)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
+            merged.bias.copy_(self.base.bias)
+        return merged
+
+
+layer = extended.transformer.h[0].attn.c_attn                       # 128 → 384: q, k and v at once
+ours, package = MyLoRALinear(layer, rank=4, alpha=8, seed=1), LoRALinear(layer, rank=4, alpha=8, seed=1)
+with torch.no_grad():                                                  # pretend training moved B
+    ours.lora_B.normal_(generator=torch.Generator().manual_seed(2))
+    package.lora_B.copy_(ours.lora_B)
+h = torch.randn(2, 10, 128, generator=torch.Generator().manual_seed(3))
+d_package = (ours(h) - package(h)).abs().max().item()
+d_merge = (ours.merge()(h) - ours(h)).abs().max().item()
+print(f"max |ours − course_utils.lora.LoRALinear| = {d_package:.1e}", "✓" if d_package < 1e-6 else "✗")
+print(f"max |merged layer − LoRA layer|          = {d_merge:.1e}", "✓" if d_merge < 1e-5 else "✗")
+assert d_package < 1e-6 and d_merge < 1e-5
+print(f"this layer: {layer.weight.numel():,} weights; rank-4 LoRA trains {4 * (128 + 384):,}")
+
+# %% [markdown]
+# `apply_lora` wraps the four linear layers of every block (attention's q/k/v projection and output, the MLP's
+# two layers) and freezes everything else. The 20 new token embeddings must still learn (they carry no
+# knowledge yet), so their rows — and only theirs — stay trainable (`train_only_rows`: a gradient hook zeroes
+# the other rows' gradients).
+
+# %%
+def lora_sft(rank, steps=100, lr=3e-3):
+    model = copy.deepcopy(extended)
+    apply_lora(model, rank=rank, alpha=2 * rank)
+    lora_only, total = trainable_parameters(model)
+    fraction = trainable_fraction(model)
+    train_only_rows(model.transformer.wte.weight, [sft_tokenizer.stoi[p] for p in missing])
+    start = time.perf_counter()
+    losses = finetune(model, sft_train, steps=steps, batch_size=16, lr=lr, pad_id=PAD)
+    return dict(model=model, lora=lora_only, fraction=fraction, losses=losses, seconds=time.perf_counter() - start,
+                accuracy=answer_correct(model, sft_val, PAD).float().mean().item(), lm=lm_loss(model, lm_val, PAD))
+
+
+lora4 = lora_sft(rank=4)
+new_rows = len(missing) * extended.config.n_embd
+print(f"rank 4: LoRA matrices {lora4['lora']:,} parameters = {lora4['fraction']:.2%} of the model, "
+      f"plus {new_rows:,} for the 20 new embedding rows")
+print(f"answer accuracy {lora4['accuracy']:.1%} (full SFT {full_correct.float().mean():.1%}); "
+      f"LM loss {lora4['lm']:.3f} (full SFT {lm_full:.3f}, pretrained {lm_before:.3f})")
+
+# %% [markdown]
+# **Merge and prove.** Fold every trained adapter into its weight matrix: the model is an ordinary GPT again,
+# with the original parameter count, and gives the same outputs.
+
+# %%
+lora_model = lora4["model"]
+x_check, _ = collate(sft_val[:32], PAD)
+with torch.no_grad():
+    with_adapters = lora_model(x_check)[0]
+    merge_lora(lora_model)
+    merged_out = lora_model(x_check)[0]
+diff = (merged_out - with_adapters).abs().max().item()
+print(f"parameters after merging: {lora_model.num_parameters():,} (the extended GPT has {extended.num_parameters():,})")
+print(f"max |merged − with adapters| over 32 sequences = {diff:.1e}", "✓" if diff < 1e-4 else "✗")
+assert diff < 1e-4 and lora_model.num_parameters() == extended.num_parameters()
+assert torch.equal(answer_correct(lora_model, sft_val, PAD).float().mean(), torch.tensor(lora4["accuracy"]))
+
+# %% [markdown]
+# ### Exercise 7.3 — count LoRA's parameters
+# A rank-$r$ adapter on a linear layer $d_\text{in} \to d_\text{out}$ adds $r(d_\text{in} + d_\text{out})$
+# parameters. Each course GPT block has four targets: $128 \to 384$, $128 \to 128$, $128 \to 512$ and
+# $512 \to 128$. How many LoRA parameters does rank 16 add to the 4-block model? Store it in
+# `lora16_params`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Per block: $16 \times \big((128+384) + (128+128) + (128+512) + (512+128)\big)$; then times 4 blocks.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+lora16_params = 4 * 16 * ((128 + 384) + (128 + 128) + (128 + 512) + (512 + 128))
+# END SOLUTION
+
+# %%
+probe = copy.deepcopy(extended)
+apply_lora(probe, rank=16)
+check("7.3", lora16_params, trainable_parameters(probe)[0],
+      hint="Add r × (d_in + d_out) over the four layers of a block, then multiply by the number of blocks.")
+
+# %% [markdown]
+# ### The rank sweep
+# How small can $r$ be? Train ranks 1 and 16 as well, same steps, and put every run of this notebook on one
+# chart: what it learned (answer accuracy) against what it forgot (language-model loss).
+
+# %%
+sweep = {1: lora_sft(rank=1), 4: lora4, 16: lora_sft(rank=16)}
+print(f"{'rank':>5}{'LoRA params':>13}{'fraction':>10}{'answer acc':>12}{'LM loss':>9}")
+for rank, r in sweep.items():
+    print(f"{rank:>5}{r['lora']:>13,}{r['fraction']:>10.2%}{r['accuracy']:>12.1%}{r['lm']:>9.3f}")
+
+runs = {"pretrained": (before_correct.float().mean().item(), lm_before),
+        "full SFT": (full_correct.float().mean().item(), lm_full),
+        "full SFT + pretraining mix": (mixed_correct.float().mean().item(), lm_mixed),
+        **{f"LoRA r={rank}": (r["accuracy"], r["lm"]) for rank, r in sweep.items()}}
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+for i, (name, (acc, lm)) in enumerate(runs.items()):
+    ax.scatter(acc, lm, s=60, color=f"C{i}", label=name)
+ax.set(xlabel="answer accuracy (held-out)", ylabel="LM loss on held-out stories", yscale="log",
+       title="Learned vs forgotten")
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Reading the chart:
+#
+# - full SFT reaches its accuracy and forgets the most;
+# - every LoRA rank reaches about the same answer accuracy (within a few points) and forgets less; rank 1 —
+#   8,192 parameters, under 1% of the model — is enough here, because the update this task needs is small:
+#   LoRA's premise;
+# - a higher rank (with the same $\alpha / r$) lets the adapter move the model further: a little more accuracy,
+#   noticeably more forgetting;
+# - mixing in pretraining data keeps the model closest to where it started, at full fine-tuning's accuracy.
+#
+# ### Exercise 7.4 — merge by hand
+# Take the rank-1 model's first-block attention adapter, `sweep[1]["model"].transformer.h[0].attn.c_attn`
+# (a `LoRALinear`), and compute its merged weight matrix $W + \frac{\alpha}{r} B A$ yourself from `.base.weight`,
+# `.scaling`, `.lora_A` and `.lora_B`. Store it in `merged_weight`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `adapter.base.weight + adapter.scaling * adapter.lora_B @ adapter.lora_A` — mind the order: $B$ is
+# $(d_\text{out} \times r)$ and $A$ is $(r \times d_\text{in})$.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+adapter = sweep[1]["model"].transformer.h[0].attn.c_attn
+# BEGIN SOLUTION
+merged_weight = (adapter.base.weight + adapter.scaling * adapter.lora_B @ adapter.lora_A).detach()
+# END SOLUTION
+
+# %%
+check("7.4", merged_weight, adapter.merge().weight.detach(),
+      hint="W has shape (384, 128); B @ A must have the same shape.")
+check_true("7.4b", torch.linalg.matrix_rank(merged_weight - adapter.base.weight.detach()).item() <= 1,
+           message_if_false="the update of a rank-1 adapter has rank at most 1",
+           hint="Subtract the frozen weight: what is left is (α/r) B A.")
+
+# %% [markdown]
+# ## Recap
+# - Fine-tuning is supervised learning from pretrained weights: a few hundred labeled examples, a lower
+#   learning rate, seconds of compute. The steps: prepare data, preprocess, prepare the model, initial
+#   predictions, train, evaluate, predict.
+# - **Classification:** a linear head on the last token's hidden state. Head alone: 387 parameters and cheap
+#   (frozen layers run once); unfreezing the top blocks learned the topic in 60 steps. Labels the LM already
+#   predicts (the ending) need no fine-tuning at all: zero-shot works.
+# - **Instruction SFT:** a prompt template, new tokens for it (copied weights, mean-initialized rows, old logits
+#   proven unchanged), and a loss masked to the response. The model learned the format and the questions
+#   pretraining prepared it for; on details it hallucinates plausible answers.
+# - **Catastrophic forgetting:** plain SFT broke story writing. Mixing in 4% pretraining data kept it almost
+#   intact; LoRA limited the damage, the more the lower its rank.
+# - **LoRA:** $W + \frac{\alpha}{r} BA$ with $B = 0$ at the start; a few percent of the parameters (rank 1:
+#   under 1%) matched full fine-tuning here; merged weights give the same outputs.
+#
+# **Next:** [08 · Alignment](08_alignment.ipynb) — reward models, DPO and PPO against hallucinated answers.
+
+# %%
+summary()

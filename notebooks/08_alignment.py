@@ -1,0 +1,617 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Alignment: reward models, DPO and PPO
+#
+# Notebook 07's instruction-tuned model answers every question in the right form, and often wrongly: asked for
+# the colour of a ball it names *a* colour, fluently and with confidence. Alignment trains on **preferences** —
+# which of two responses is better — to move a model towards the behaviour people want: truthful, helpful,
+# harmless, less biased. Real preference data comes from human labelers. storyworld has its own: for every
+# question, the true answer is **preferred** over a plausible wrong one that the story never mentions, a
+# hallucination. So here, unlike in real life, every alignment result can be checked against the truth.
+#
+# ## Objectives
+# By the end of this notebook you can:
+# 1. lay out the RLHF pipeline — SFT, then a reward model, then PPO — and where DPO shortcuts it;
+# 2. train a reward model with the Bradley–Terry loss and measure its accuracy on held-out pairs;
+# 3. compute the log-probability of a response under a model, and write the DPO loss with a frozen reference
+#    model and its implicit reward;
+# 4. judge alignment by ground truth: win-rate of the preferred answer, answer accuracy, and the KL divergence
+#    from the reference;
+# 5. follow one PPO iteration step by step: rollout, reward, KL penalty, advantages, clipped objective;
+# 6. compare DPO and PPO honestly on cost and result.
+#
+# **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
+
+# %%
+import copy
+import math
+import time
+from collections import defaultdict
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.align import (bradley_terry_loss, dpo_loss, ppo_loss, ppo_step, preference_examples,
+                                reward_inputs, sequence_logprob, token_kl, token_logprobs)
+from course_utils.checks import check, check_true, summary
+from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, answer_correct, build_lm_example, collate,
+                                   example_from_ids, extend_tokenizer, finetune, format_qa_prompt,
+                                   format_qa_response, freeze, generate_responses, qa_examples, question_kind,
+                                   resize_token_embeddings, template_pieces)
+from course_utils.model import load_storyworld_gpt
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+plt.rcParams["figure.dpi"] = 80
+
+# %% [markdown]
+# ## 1. The starting point: an SFT model
+#
+# RLHF starts from a supervised fine-tuned model. We rebuild notebook 07's in one cell with
+# `course_utils.finetune`: extend the vocabulary for the Q&A template (now also with the words of the wrong
+# answers), then 100 steps of SFT on 400 training stories with a little pretraining text mixed in.
+
+# %%
+base, tokenizer, _ = load_storyworld_gpt()
+train_stories = storyworld.load_split("train", 400).stories
+val_stories = storyworld.load_split("validation", 40).stories
+texts = template_pieces(train_stories) + [f" {p.rejected}\n" for s in train_stories for p in s.preferences]
+tok = extend_tokenizer(tokenizer, texts)
+PAD = tok.stoi["\n"]
+sft = resize_token_embeddings(base, tokenizer, tok)
+mix = [build_lm_example(tok, "\n" + s.text + "\n") for s in storyworld.load_split("train", 500).stories[400:]]
+start = time.perf_counter()
+finetune(sft, qa_examples(train_stories, tok) + mix, steps=100, batch_size=16, lr=1e-3, pad_id=PAD)
+freeze(sft)
+print(f"SFT model ready in {time.perf_counter() - start:.1f}s ({tok.vocab_size} tokens)")
+
+# %% [markdown]
+# ## 2. Preference data, and how we will judge
+#
+# Each question of a story comes with a **chosen** response $y_w$ (the true answer) and a **rejected** one
+# $y_l$ (a wrong answer of the right kind that does not appear in the story):
+
+# %%
+story = val_stories[0]
+print(story.text, "\n")
+for p in story.preferences:
+    print(f"{p.question:<36} chosen {p.chosen!r:<14} rejected {p.rejected!r}")
+train_pairs = preference_examples(train_stories, tok)
+val_pairs = preference_examples(val_stories, tok)
+print(f"\n{len(train_pairs):,} training pairs, {len(val_pairs)} held-out pairs (from {len(val_stories)} new stories)")
+
+# %% [markdown]
+# Three ground-truth measures for a policy $\pi$, on held-out stories:
+#
+# - **win-rate**: how often $\pi$ gives the true answer a higher probability than the wrong one,
+#   $\log \pi(y_w \mid x) > \log \pi(y_l \mid x)$;
+# - **answer accuracy**: how often $\pi$'s answer is exactly right — greedy (temperature 0) and sampled
+#   (temperature 1, what RL trains on);
+# - **KL from the reference** (the SFT model): how far alignment moved the model,
+#   $\text{KL}(\pi \,\|\, \pi_\text{ref}) = \mathbb{E}_{y \sim \pi}\big[\log \pi(y \mid x) - \log \pi_\text{ref}(y \mid x)\big]$,
+#   estimated on sampled answers by summing the exact per-token KL over the vocabulary.
+#
+# A response's log-probability is a sum over its tokens, $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x,
+# y_{<t})$: exactly the masked positions of an SFT example.
+
+# %%
+def my_sequence_logprob(model, x, y):
+    logp = model(x)[0].log_softmax(-1)                          # (B, T, V)
+    scored = y != IGNORE_INDEX                                   # the response positions
+    picked = logp.gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * scored).sum(-1)                             # (B,)
+
+
+x, y = collate([p[0] for p in val_pairs[:8]], PAD)
+with torch.no_grad():
+    diff = (my_sequence_logprob(sft, x, y) - sequence_logprob(sft, x, y)).abs().max().item()
+print(f"max |ours − course_utils.align.sequence_logprob| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
+assert diff < 1e-5
+
+# %%
+kinds = ["hero", "colour", "place", "friend", "feeling", "pet", "food"]   # what each question asks for
+val_kind = [question_kind(p.question) for s in val_stories for p in s.preferences]
+val_qa = qa_examples(val_stories, tok)
+val_prompts = [tok.encode(format_qa_prompt(s.text, q.question)) for s in val_stories for q in s.qa]
+val_answers = [tok.encode(format_qa_response(q.answer)) for s in val_stories for q in s.qa]
+
+
+@torch.no_grad()
+def pair_logprobs(model, pairs):
+    chosen = torch.cat([sequence_logprob(model, *collate([c for c, _ in pairs[i:i + 64]], PAD))
+                        for i in range(0, len(pairs), 64)])
+    rejected = torch.cat([sequence_logprob(model, *collate([r for _, r in pairs[i:i + 64]], PAD))
+                          for i in range(0, len(pairs), 64)])
+    return chosen, rejected
+
+
+def judge(model, name):
+    """Ground-truth scores of a policy on the held-out stories."""
+    chosen, rejected = pair_logprobs(model, val_pairs)
+    greedy = answer_correct(model, val_qa, PAD)
+    sampled = generate_responses(model, val_prompts, 6, PAD, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    x, y = collate([example_from_ids(p, r) for p, r in zip(val_prompts, sampled)], PAD)
+    by_kind = defaultdict(list)
+    for kind, ok in zip(val_kind, greedy.tolist()):
+        by_kind[kind].append(ok)
+    return dict(name=name, win=(chosen > rejected).float().mean().item(), greedy=greedy.float().mean().item(),
+                sampled=sum(s == a for s, a in zip(sampled, val_answers)) / len(sampled),
+                kl=token_kl(model, sft, x, y).mean().item(), by_kind={k: sum(v) / len(v) for k, v in by_kind.items()})
+
+
+def show(rows):
+    print(f"{'policy':<14}{'win-rate':>9}{'greedy acc':>12}{'sampled acc':>13}{'KL from SFT':>13}")
+    for r in rows:
+        print(f"{r['name']:<14}{r['win']:>9.1%}{r['greedy']:>12.1%}{r['sampled']:>13.1%}{r['kl']:>13.3f}")
+
+
+sft_scores = judge(sft, "SFT")
+show([sft_scores])
+
+# %% [markdown]
+# The SFT model already prefers the truth two times out of three — it gets who-questions right and sometimes
+# guesses well — but a third of the time it would rather hallucinate.
+#
+# ## 3. RLHF step 2: a reward model
+#
+# The **reward model** $r_\phi(x, y)$ reads a prompt and a response and returns one number: how good the
+# response is. As in InstructGPT, it is the SFT model with its language-model head replaced by a scalar head
+# on the last token (`GPTClassifier` with one output). It learns from pairs with the **Bradley–Terry** model of
+# preferences,
+#
+# $$P(y_w \succ y_l \mid x) = \sigma\big(r_\phi(x, y_w) - r_\phi(x, y_l)\big), \qquad
+# \mathcal{L}_\text{RM} = -\log \sigma\big(r_\phi(x, y_w) - r_\phi(x, y_l)\big).$$
+#
+# Only the *difference* of rewards matters: adding a constant to every reward changes nothing.
+
+# %%
+def reward(model, examples):
+    """r(x, y) for SFT-style examples: read at the last token of prompt + response."""
+    tokens = [e.input_ids.tolist() + e.targets[-1:].tolist() for e in examples]
+    x, lengths = reward_inputs(tokens, PAD)
+    return model(x, lengths)[:, 0]
+
+
+@torch.no_grad()
+def rm_accuracy(model, pairs):
+    model.eval()
+    return (reward(model, [c for c, _ in pairs]) > reward(model, [r for _, r in pairs])).float()
+
+
+torch.manual_seed(0)
+reward_model = GPTClassifier(copy.deepcopy(sft), n_classes=1)
+freeze(reward_model, frozen=False)
+rm_before = rm_accuracy(reward_model, val_pairs).mean().item()
+optimizer = torch.optim.AdamW([{"params": reward_model.gpt.parameters(), "lr": 3e-4},
+                               {"params": reward_model.head.parameters(), "lr": 3e-3}], weight_decay=0.0)
+g = torch.Generator().manual_seed(0)
+rm_losses = []
+start = time.perf_counter()
+reward_model.train()
+for step in range(80):
+    batch = torch.randint(len(train_pairs), (8,), generator=g).tolist()
+    loss = bradley_terry_loss(reward(reward_model, [train_pairs[i][0] for i in batch]),
+                              reward(reward_model, [train_pairs[i][1] for i in batch]))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    rm_losses.append(loss.item())
+reward_model.eval()
+freeze(reward_model)
+rm_time = time.perf_counter() - start
+rm_correct = rm_accuracy(reward_model, val_pairs)
+print(f"reward model: 80 steps of 8 pairs in {rm_time:.1f}s")
+print(f"held-out pair accuracy: random head {rm_before:.1%} → trained {rm_correct.mean():.1%}")
+
+# %%
+rm_by_kind = defaultdict(list)
+for kind, ok in zip(val_kind, rm_correct.tolist()):
+    rm_by_kind[kind].append(ok)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+axes[0].plot(rm_losses, alpha=0.4, label="batch")
+axes[0].plot([sum(rm_losses[max(0, i - 9):i + 1]) / len(rm_losses[max(0, i - 9):i + 1]) for i in range(len(rm_losses))],
+             label="mean of last 10")
+axes[0].axhline(math.log(2), color="gray", ls=":", label="log 2 (no preference)")
+axes[0].set(xlabel="step", ylabel="Bradley–Terry loss", title="Training the reward model")
+axes[0].legend()
+axes[1].bar(range(len(kinds)), [sum(rm_by_kind[k]) / len(rm_by_kind[k]) for k in kinds])
+axes[1].axhline(0.5, color="gray", ls=":")
+axes[1].set_xticks(range(len(kinds)), kinds)
+axes[1].set(ylim=(0, 1), ylabel="held-out pair accuracy", title="Reward model, by question type")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The reward model is good at one question (who the story is about) and close to a coin flip on most others —
+# even on whom the hero met, which the SFT model answers perfectly: *judging* an answer is a different task
+# from writing one, and 80 steps taught it little of it. An imperfect judge, like real reward models, which
+# only approximate the people whose preferences they learned. Keep that in mind for PPO.
+#
+# ### Exercise 8.1 — Bradley–Terry probabilities
+# A reward model gives the true answer a reward of 1.3 and a hallucination $-0.4$. Under the Bradley–Terry
+# model, with what probability does a labeler prefer the true answer? Store it in `p_prefer`. Then store in
+# `p_shifted` the same probability after adding 10 to both rewards.
+#
+# <details><summary>💡 Hint</summary>
+#
+# $\sigma(z) = 1 / (1 + e^{-z})$ with $z = r_w - r_l$; `torch.sigmoid` or `math.exp`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+p_prefer = 1 / (1 + math.exp(-(1.3 - -0.4)))
+p_shifted = 1 / (1 + math.exp(-((1.3 + 10) - (-0.4 + 10))))
+# END SOLUTION
+
+# %%
+check("8.1a", p_prefer, torch.sigmoid(torch.tensor(1.7)).item(), hint="σ(1.3 − (−0.4)) = σ(1.7).")
+check("8.1b", p_shifted, p_prefer, hint="Only the difference of the rewards enters the formula.")
+
+# %% [markdown]
+# ## 4. DPO: preferences without a reward model
+#
+# RLHF maximizes reward while staying close to the reference model:
+#
+# $$\max_\pi \; \mathbb{E}_{x,\, y \sim \pi}\big[r(x, y)\big] - \beta\, \text{KL}\big(\pi(\cdot \mid x) \,\|\, \pi_\text{ref}(\cdot \mid x)\big).$$
+#
+# This problem has an exact solution, $\pi^*(y \mid x) \propto \pi_\text{ref}(y \mid x)\, e^{r(x, y)/\beta}$. Turned
+# around, every policy defines the reward it is optimal for: $r(x, y) = \beta \log \frac{\pi(y \mid x)}
+# {\pi_\text{ref}(y \mid x)} + \text{const}(x)$, the **implicit reward**. Put it into the Bradley–Terry loss and
+# the constant cancels (only differences count):
+#
+# $$\mathcal{L}_\text{DPO} = -\log \sigma\Big(\beta \log \frac{\pi_\theta(y_w \mid x)}{\pi_\text{ref}(y_w \mid x)}
+# - \beta \log \frac{\pi_\theta(y_l \mid x)}{\pi_\text{ref}(y_l \mid x)}\Big).$$
+#
+# **Direct Preference Optimization** trains the policy on preference pairs with this loss: supervised learning,
+# no reward model, no sampling. The reference is a frozen copy of the SFT model; $\beta$ sets how far the policy
+# may move.
+
+# %%
+def my_dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta):
+    chosen_reward = beta * (pi_chosen - ref_chosen)         # implicit rewards
+    rejected_reward = beta * (pi_rejected - ref_rejected)
+    return -F.logsigmoid(chosen_reward - rejected_reward).mean()
+
+
+logps = torch.randn(4, 6, generator=torch.Generator().manual_seed(0)).unbind(0)
+ours_loss = my_dpo_loss(*logps[:4], beta=0.1)
+diff = abs(ours_loss.item() - dpo_loss(*logps[:4], beta=0.1)[0].item())
+print(f"max |ours − course_utils.align.dpo_loss| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+assert diff < 1e-6
+
+# %% [markdown]
+# Train: 80 steps of 8 pairs, $\beta = 0.1$, learning rate $10^{-4}$ (lower than SFT: a small correction). The
+# reference model's log-probabilities need no gradient.
+
+# %%
+def train_dpo(steps=80, beta=0.1, lr=1e-4, batch_size=8, seed=0):
+    torch.manual_seed(seed)
+    policy = copy.deepcopy(sft)
+    freeze(policy, frozen=False)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    history = defaultdict(list)
+    policy.train()
+    for step in range(steps):
+        batch = torch.randint(len(train_pairs), (batch_size,), generator=g).tolist()
+        xc, yc = collate([train_pairs[i][0] for i in batch], PAD)
+        xr, yr = collate([train_pairs[i][1] for i in batch], PAD)
+        with torch.no_grad():
+            ref_c, ref_r = sequence_logprob(sft, xc, yc), sequence_logprob(sft, xr, yr)
+        loss, chosen_reward, rejected_reward = dpo_loss(sequence_logprob(policy, xc, yc),
+                                                        sequence_logprob(policy, xr, yr), ref_c, ref_r, beta)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["loss"].append(loss.item())
+        history["chosen"].append(chosen_reward.mean().item())
+        history["rejected"].append(rejected_reward.mean().item())
+    policy.eval()
+    return policy, history
+
+
+start = time.perf_counter()
+dpo_policy, dpo_history = train_dpo()
+dpo_time = time.perf_counter() - start
+freeze(dpo_policy)
+dpo_scores = judge(dpo_policy, "DPO")
+print(f"DPO: 80 steps in {dpo_time:.1f}s")
+show([sft_scores, dpo_scores])
+
+# %%
+def smooth(values, k=10):
+    return [sum(values[max(0, i - k + 1):i + 1]) / len(values[max(0, i - k + 1):i + 1]) for i in range(len(values))]
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+axes[0].plot(smooth(dpo_history["loss"]))
+axes[0].axhline(math.log(2), color="gray", ls=":", label="log 2: policy = reference")
+axes[0].set(xlabel="step", ylabel="DPO loss (mean of 10)", title="DPO training")
+axes[0].legend()
+axes[1].plot(smooth(dpo_history["chosen"]), label=r"chosen: $\beta \log \pi/\pi_{ref}(y_w)$")
+axes[1].plot(smooth(dpo_history["rejected"]), label=r"rejected: $\beta \log \pi/\pi_{ref}(y_l)$")
+axes[1].axhline(0, color="gray", ls=":")
+axes[1].set(xlabel="step", ylabel="implicit reward (mean of 10)", title="Implicit rewards on training pairs")
+axes[1].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The implicit rewards tell what DPO did: both fell — it lowered the probability of the true answers too — but
+# the hallucinations fell much further. The loss only sees the difference, and this is a well-known DPO
+# pattern. On held-out stories the win-rate and the greedy accuracy rose, mostly on the feeling and pet
+# questions (see the chart at the end), while *sampled* answers got a little worse: probability pushed away
+# from hallucinations also spread onto other wrong answers.
+#
+# ### Exercise 8.2 — read an implicit reward
+# For one pair, the policy gives the chosen answer log-probability $-0.9$ and the rejected $-2.6$; the reference
+# gave $-1.2$ and $-1.5$. With $\beta = 0.1$, compute the two implicit rewards (`reward_chosen`,
+# `reward_rejected`) and the DPO loss of this pair (`pair_loss`).
+#
+# <details><summary>💡 Hint</summary>
+#
+# Implicit reward $= \beta(\log\pi - \log\pi_\text{ref})$; loss $= -\log\sigma(\text{chosen} - \text{rejected})$,
+# e.g. `-F.logsigmoid(torch.tensor(z))`.
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+reward_chosen = 0.1 * (-0.9 - -1.2)
+reward_rejected = 0.1 * (-2.6 - -1.5)
+pair_loss = -F.logsigmoid(torch.tensor(reward_chosen - reward_rejected)).item()
+# END SOLUTION
+
+# %%
+expected = dpo_loss(torch.tensor([-0.9]), torch.tensor([-2.6]), torch.tensor([-1.2]), torch.tensor([-1.5]), beta=0.1)
+check("8.2a", reward_chosen, expected[1].item(), hint="0.1 × (−0.9 − (−1.2)).")
+check("8.2b", reward_rejected, expected[2].item(), hint="0.1 × (−2.6 − (−1.5)): negative, the policy dislikes it more.")
+check("8.2c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − reward_rejected).")
+
+# %% [markdown]
+# ## 5. RLHF step 3: PPO, step by step
+#
+# PPO (proximal policy optimization) trains the policy by trial and error against the reward model. One
+# iteration on a batch of prompts:
+#
+# 1. **rollout**: the current policy $\pi_\text{old}$ *samples* an answer to each prompt;
+# 2. **score**: the reward model rates each answer, $r_\phi(x, y)$;
+# 3. **KL penalty**: subtract $\beta_\text{KL} \sum_t \log \frac{\pi_\text{old}(y_t \mid \cdot)}{\pi_\text{ref}(y_t \mid \cdot)}$,
+#    so that drifting far from the SFT model — into text the reward model has never seen and may score
+#    absurdly — does not pay;
+# 4. **advantage**: how much better than usual each answer was, $A = (R - \bar R) / \text{std}(R)$ over the
+#    batch (full PPO learns a value network for this; we use the batch mean as the baseline);
+# 5. **clipped update**: a few gradient steps on the same samples, maximizing
+#    $\min\big(\rho_t A,\ \text{clip}(\rho_t, 1-\epsilon, 1+\epsilon)\,A\big)$ with
+#    $\rho_t = \pi_\theta(y_t \mid \cdot) / \pi_\text{old}(y_t \mid \cdot)$: once a token's probability has moved
+#    by more than $\epsilon = 20\%$ in the helpful direction, its gradient stops. That clip is the "proximal".
+#
+# Here is one iteration written out, on 8 training questions:
+
+# %%
+@torch.no_grad()
+def rm_score(prompts, responses):
+    x, lengths = reward_inputs([list(p) + list(r) for p, r in zip(prompts, responses)], PAD)
+    return reward_model(x, lengths)[:, 0]
+
+
+ppo_prompts = [tok.encode(format_qa_prompt(s.text, q.question)) for s in train_stories for q in s.qa]
+truth = {tuple(p): a for p, a in zip(ppo_prompts, [tok.encode(format_qa_response(q.answer))
+                                                    for s in train_stories for q in s.qa])}
+policy = copy.deepcopy(sft)
+freeze(policy, frozen=False)
+g = torch.Generator().manual_seed(1)
+prompts = [ppo_prompts[i] for i in torch.randint(len(ppo_prompts), (8,), generator=g).tolist()]
+
+responses = generate_responses(policy, prompts, 6, PAD, temperature=1.0, generator=g)        # 1. rollout
+scores = rm_score(prompts, responses)                                                          # 2. score
+x, y = collate([example_from_ids(p, r) for p, r in zip(prompts, responses)], PAD)
+with torch.no_grad():
+    logp_old, mask = token_logprobs(policy, x, y)
+    logp_ref, _ = token_logprobs(sft, x, y)
+kl = (logp_old - logp_ref).sum(-1)                                                             # 3. KL penalty
+rewards = scores - 0.1 * kl
+advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)                               # 4. advantage
+print(f"{'question':<34}{'sampled answer':<18}{'true?':<7}{'RM score':>9}{'advantage':>11}")
+for p, r, s, a in zip(prompts, responses, scores, advantages):
+    question = tok.decode(p).split("Q: ")[-1].split("\n")[0]
+    answer = repr(tok.decode(r).strip())
+    answer = answer if len(answer) <= 16 else answer[:14] + "…'"
+    print(f"{question:<34}{answer:<18}{'✓' if truth[tuple(p)] == r else '✗':<7}{s:>9.2f}{a:>11.2f}")
+print(f"KL of these samples from the reference: {kl.abs().max():.1e} (π_old is still π_ref)")
+
+optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4, weight_decay=0.0)
+policy.train()
+for epoch in range(2):                                                                          # 5. clipped update
+    logp_new, _ = token_logprobs(policy, x, y)
+    loss, clipped = ppo_loss(logp_new, logp_old, advantages, mask, clip=0.2)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    print(f"epoch {epoch}: surrogate loss {loss.item():+.4f}, tokens clipped {clipped:.0%}")
+policy.eval()
+
+# %% [markdown]
+# In the first epoch every ratio is exactly 1 (the policy has not moved yet), so the loss is minus the
+# advantages averaged over tokens (not quite 0: longer answers have more tokens); its gradient raises the
+# log-probability of answers with a positive advantage and lowers the others. In the second epoch some ratios
+# have moved past $1 \pm 0.2$ and are clipped.
+#
+# ### Exercise 8.3 — the clipped objective
+# A token had probability 0.30 under $\pi_\text{old}$ and now has 0.42 under $\pi_\theta$; its answer's advantage
+# is $A = +2$. With $\epsilon = 0.2$, what is the clipped surrogate $\min(\rho A, \text{clip}(\rho, 0.8, 1.2) A)$?
+# Store it in `surrogate_up`. And for a token with $A = -2$ whose probability fell from 0.30 to 0.15, in
+# `surrogate_down`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# $\rho = 0.42 / 0.30 = 1.4$, clipped to 1.2. For the second, $\rho = 0.5$, clipped to 0.8: with a negative
+# $A$, which of $0.5 \cdot (-2)$ and $0.8 \cdot (-2)$ is the minimum?
+# </details>
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# BEGIN SOLUTION
+rho_up, rho_down = 0.42 / 0.30, 0.15 / 0.30
+surrogate_up = min(rho_up * 2, max(0.8, min(rho_up, 1.2)) * 2)
+surrogate_down = min(rho_down * -2, max(0.8, min(rho_down, 1.2)) * -2)
+# END SOLUTION
+
+# %%
+check("8.3a", surrogate_up, 2.4, hint="ρ = 1.4 is clipped to 1.2; 1.2 × 2 = 2.4 < 2.8.")
+check("8.3b", surrogate_down, -1.6, hint="ρ = 0.5 is clipped to 0.8; min(−1.0, −1.6) = −1.6.")
+package_surrogate = -ppo_loss(torch.log(torch.tensor([[0.42]])), torch.log(torch.tensor([[0.30]])),
+                              torch.tensor([2.0]), torch.ones(1, 1, dtype=torch.bool), clip=0.2)[0].item()
+check_true("8.3c", abs(package_surrogate - surrogate_up) < 1e-5,
+           message_if_false="your surrogate_up differs from course_utils.align.ppo_loss",
+           hint="ppo_loss returns minus the surrogate, averaged over tokens.")
+
+# %% [markdown]
+# ### PPO at toy scale
+# `course_utils.align.ppo_step` does those five steps. Run 30 iterations of 16 questions, 2 epochs each,
+# KL coefficient 0.1, and watch three numbers: the reward model's score (what PPO maximizes), the KL from the
+# reference, and — what we actually care about — how many sampled answers are **true**.
+
+# %%
+def train_ppo(reward_fn, iterations=30, batch_size=16, kl_coef=0.1, lr=1e-4, epochs=2, seed=0):
+    torch.manual_seed(seed)
+    policy = copy.deepcopy(sft)
+    freeze(policy, frozen=False)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    history = defaultdict(list)
+    for it in range(iterations):
+        batch = [ppo_prompts[i] for i in torch.randint(len(ppo_prompts), (batch_size,), generator=g).tolist()]
+        stats = ppo_step(policy, sft, optimizer, batch, reward_fn, stop_id=PAD, max_new_tokens=6, kl_coef=kl_coef,
+                         clip=0.2, epochs=epochs, generator=g)
+        history["score"].append(stats.score)
+        history["kl"].append(stats.kl)
+        history["true"].append(sum(truth[tuple(p)] == r for p, r in zip(batch, stats.responses)) / batch_size)
+    return policy, history
+
+
+start = time.perf_counter()
+ppo_policy, ppo_history = train_ppo(rm_score)
+ppo_time = time.perf_counter() - start
+freeze(ppo_policy)
+ppo_scores = judge(ppo_policy, "PPO")
+print(f"PPO: 30 iterations in {ppo_time:.1f}s")
+show([sft_scores, dpo_scores, ppo_scores])
+
+# %% [markdown]
+# The reward model's score went up; did the truth? Is the trouble PPO or its judge? storyworld can answer what
+# no real lab can: rerun PPO, same settings, with a **perfect reward** — 1 for a true answer, 0 otherwise.
+
+# %%
+def truth_score(prompts, responses):
+    return torch.tensor([1.0 if truth[tuple(p)] == list(r) else 0.0 for p, r in zip(prompts, responses)])
+
+
+start = time.perf_counter()
+oracle_policy, oracle_history = train_ppo(truth_score)
+oracle_time = time.perf_counter() - start
+freeze(oracle_policy)
+oracle_scores = judge(oracle_policy, "PPO (perfect)")
+show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+axes[0].plot(smooth(ppo_history["score"], 5), color="C2")
+axes[0].set(title="reward-model score (PPO's objective)")
+for history, name, color in ((ppo_history, "PPO, reward model", "C2"), (oracle_history, "PPO, perfect reward", "C3")):
+    axes[1].plot(smooth(history["kl"], 5), color=color, label=name)
+    axes[2].plot(smooth(history["true"], 5), color=color, label=name)
+axes[1].set(title="KL from reference (per answer)")
+axes[2].set(title="sampled training answers that are true")
+axes[2].legend(fontsize=8)
+for ax in axes:
+    ax.set(xlabel="PPO iteration (mean of 5)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. DPO vs PPO, honestly
+#
+# Cost first: what each method ran, counted in sequences of about 110 tokens passed through a GPT (a backward
+# pass costs about two forward passes), and the wall time here.
+
+# %%
+rows = [("reward model", 0, 80 * 16, rm_time),
+        ("PPO", 30 * 16 * (1 + 3), 30 * 16 * 2, ppo_time),
+        ("RLHF = RM + PPO", 30 * 16 * (1 + 3), 80 * 16 + 30 * 16 * 2, rm_time + ppo_time),
+        ("DPO", 80 * 16, 80 * 16, dpo_time)]
+print(f"{'':<17}{'forward only':>13}{'forward + backward':>20}   time")
+for name, fwd, fwd_bwd, seconds in rows:
+    print(f"{name:<17}{fwd:>13,}{fwd_bwd:>20,}   {seconds:.1f}s")
+print("\nmodels in memory while training: DPO 2 (policy, reference); PPO 3 (policy, reference, reward model), "
+      "4 with a value network")
+
+# %% [markdown]
+# PPO's forward-only passes per sample: the rollout (the prompt once, then one token at a time with the KV
+# cache) and three scorings — the old policy, the reference, the reward model. DPO's: the reference on the
+# chosen and the rejected answer.
+#
+# And the result, judged by the ground truth:
+
+# %%
+show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
+fig, ax = plt.subplots(figsize=(10, 3.2))
+for i, scores in enumerate((sft_scores, dpo_scores, ppo_scores, oracle_scores)):
+    ax.bar([k + (i - 1.5) * 0.2 for k in range(len(kinds))], [scores["by_kind"][k] for k in kinds], width=0.2,
+           label=scores["name"])
+ax.set_xticks(range(len(kinds)), kinds)
+ax.set(ylabel="greedy answer accuracy", ylim=(0, 1.05), xlabel="what the question asks for",
+       title="Held-out answer accuracy by question type")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What this toy run shows, and what it does not:
+#
+# - **Alignment did not teach a missing skill.** The gains came where the SFT model already had part of the
+#   answer — the feeling (it knows happy from sad), the pet, the food; with the perfect reward also the place.
+#   The toy's colour stayed near zero for every method: copying a detail out of the story is not something a
+#   few dozen preference steps teach. Alignment reshapes preferences among outputs the model can already
+#   produce.
+# - **DPO** is supervised learning on fixed pairs: two models, no sampling, one loss, and the cheapest here. It
+#   raised the win-rate and greedy accuracy, at a moderate KL, and made sampled answers slightly worse.
+# - **PPO optimizes the reward model, not the truth.** With our 62%-accurate reward model its score rose while
+#   greedy and sampled accuracy fell, the pet question collapsed and the KL was the largest: reward hacking, in
+#   small. With a perfect reward the *same* algorithm gave the best greedy accuracy at a tenth of the KL. The
+#   trouble was the judge, not PPO. PPO also costs more: a reward model to train first, sampling, three models
+#   in memory (four with a value network) and more hyperparameters. At scale, with a good reward model, its
+#   on-policy sampling is also its strength: it learns from the policy's own answers.
+# - **Small numbers.** 40 held-out stories give 255 questions: differences of a few points are noise.
+
+# %% [markdown]
+# ## Recap
+# - RLHF: **SFT** → **reward model** (Bradley–Terry on preference pairs) → **PPO** against the reward model
+#   with a KL penalty to the SFT model. **DPO** skips the reward model and the RL loop.
+# - Bradley–Terry: $P(y_w \succ y_l) = \sigma(r_w - r_l)$; only reward differences matter. Our reward model
+#   judged one question type well and most others near chance.
+# - A response's log-probability is the sum over its tokens; DPO's implicit reward is
+#   $\beta \log \pi/\pi_\text{ref}$, and its loss is Bradley–Terry on implicit rewards.
+# - PPO: rollout, score, KL penalty, advantage, clipped surrogate $\min(\rho A, \text{clip}(\rho)A)$.
+# - Judged by storyworld's ground truth (win-rate, answer accuracy, KL from the reference), alignment reduced
+#   hallucinations only where the model already had the knowledge — and PPO is only as truthful as its
+#   reward model.
+#
+# **Next:** [09 · Evaluation](09_evaluation.ipynb) — measuring models beyond the loss.
+
+# %%
+summary()

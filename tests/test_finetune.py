@@ -1,0 +1,198 @@
+"""Fine-tuning helpers: the prompt template, the vocabulary extension, response-only loss masking, the
+classification head, and answer scoring."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils import storyworld
+from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, build_example, build_lm_example, collate,
+                                   count_parameters, example_from_ids, extend_tokenizer, finetune,
+                                   format_qa_prompt, format_qa_response, freeze, generate_responses,
+                                   hidden_states, lm_loss, new_pieces, qa_examples, resize_token_embeddings,
+                                   answer_accuracy, answer_correct, question_kind, template_pieces,
+                                   train_only_rows)
+from course_utils.model import GPT, GPTConfig
+from course_utils.tokenizers import WordTokenizer
+
+STORIES = storyworld.StoryWorld(seed=0).generate(6)
+OLD = WordTokenizer.train("".join("\n" + s.text for s in STORIES) + "\n")
+NEW = extend_tokenizer(OLD, template_pieces(STORIES))
+
+
+def _model(vocab_size, seed=0, block_size=160):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=16)).eval()
+
+
+def test_template_splits_into_prompt_and_response():
+    story = STORIES[0]
+    qa = story.qa[0]
+    prompt, response = format_qa_prompt(story.text, qa.question), format_qa_response(qa.answer)
+    assert prompt == f"\n{story.text}\nQ: {qa.question}\nA:"
+    assert response == f" {qa.answer}\n"
+    assert WordTokenizer.split(prompt)[-2:] == ["A", ":"]
+
+
+def test_the_template_needs_new_tokens_and_the_extension_has_them_all():
+    pieces = new_pieces(OLD, template_pieces(STORIES))
+    assert {"Q", "A", ":", " Who"} <= set(pieces)
+    assert OLD.stoi[OLD.UNK] in OLD.encode("Q: Who is the story about?")
+    assert NEW.vocab_size == OLD.vocab_size + len(pieces)
+    assert set(OLD.itos) <= set(NEW.itos)
+    for text in template_pieces(STORIES):
+        assert NEW.stoi[NEW.UNK] not in NEW.encode(text) and NEW.decode(NEW.encode(text)) == text
+
+
+def test_resized_model_keeps_every_old_logit():
+    old = _model(OLD.vocab_size)
+    before = {k: v.clone() for k, v in old.state_dict().items()}
+    new = resize_token_embeddings(old, OLD, NEW)
+    text = "\n" + STORIES[1].text
+    old_logits = old(torch.tensor([OLD.encode(text)]))[0]
+    new_logits = new(torch.tensor([NEW.encode(text)]))[0]
+    perm = torch.tensor([NEW.stoi[t] for t in OLD.itos])
+    assert torch.equal(new_logits[..., perm], old_logits)
+    assert new.lm_head.weight is new.transformer.wte.weight  # still tied
+    assert all(torch.equal(v, old.state_dict()[k]) for k, v in before.items())  # the original is untouched
+    added = [NEW.stoi[p] for p in new_pieces(OLD, template_pieces(STORIES))]
+    rows = new.transformer.wte.weight[added]
+    mean = old.transformer.wte.weight.mean(0)
+    assert (rows - mean).abs().max() < 0.2 and rows.std(0).mean() > 0  # near the mean, but distinct
+    with pytest.raises(ValueError, match="old vocabulary"):
+        resize_token_embeddings(old, NEW, OLD)
+
+
+def test_loss_is_masked_to_the_response():
+    story, qa = STORIES[0], STORIES[0].qa[2]
+    prompt, response = format_qa_prompt(story.text, qa.question), format_qa_response(qa.answer)
+    ex = build_example(NEW, prompt, response)
+    n_prompt, n_response = len(NEW.encode(prompt)), len(NEW.encode(response))
+    assert len(ex.input_ids) == len(ex.targets) == n_prompt + n_response - 1
+    assert (ex.targets[:n_prompt - 1] == IGNORE_INDEX).all()
+    assert ex.targets[n_prompt - 1:].tolist() == NEW.encode(response)
+    assert ex.n_scored == n_response
+    unmasked = build_example(NEW, prompt, response, mask_prompt=False)
+    assert unmasked.n_scored == len(unmasked.targets) and torch.equal(unmasked.input_ids, ex.input_ids)
+
+    model = _model(NEW.vocab_size)
+    logits, loss = model(ex.input_ids[None], ex.targets[None])
+    by_hand = F.cross_entropy(logits[0, n_prompt - 1:], ex.targets[n_prompt - 1:])
+    assert abs(loss.item() - by_hand.item()) < 1e-6
+    # the prompt's targets do not matter at all: change them, same loss and same gradient
+    other = ex.targets.clone()
+    other[:n_prompt - 1] = IGNORE_INDEX
+    other_loss = model(ex.input_ids[None], other[None])[1]
+    assert other_loss.item() == loss.item()
+    loss.backward()
+    assert model.transformer.wpe.weight.grad[len(ex.input_ids):].abs().max() == 0  # positions never seen
+
+
+def test_lm_example_scores_every_token():
+    ex = build_lm_example(NEW, "\n" + STORIES[0].text + "\n")
+    assert ex.n_scored == len(ex.targets) and torch.equal(ex.input_ids[1:], ex.targets[:-1])
+
+
+def test_collate_pads_without_changing_any_row():
+    examples = qa_examples(STORIES[:2], NEW)[:5]
+    x, y = collate(examples, pad_id=0)
+    assert x.shape == y.shape == (5, max(len(e.input_ids) for e in examples))
+    model = _model(NEW.vocab_size)
+    batched = model(x)[0]
+    for i, e in enumerate(examples):
+        alone = model(e.input_ids[None])[0][0]
+        assert (batched[i, :len(e.input_ids)] - alone).abs().max() < 1e-5
+        assert (y[i, len(e.targets):] == IGNORE_INDEX).all()
+
+
+def test_hidden_states_chain_and_end_in_the_logits():
+    model = _model(NEW.vocab_size)
+    idx = torch.tensor([NEW.encode("\n" + STORIES[0].text)])
+    full = hidden_states(model, idx)
+    lower = hidden_states(model, idx, last=1)
+    assert torch.allclose(hidden_states(model, x=lower, first=1), full, atol=1e-6)
+    assert torch.allclose(model.lm_head(full), model(idx)[0], atol=1e-5)
+    with pytest.raises(ValueError):
+        hidden_states(model, idx, first=1)
+
+
+def test_classifier_reads_the_last_real_token():
+    model = _model(NEW.vocab_size)
+    clf = GPTClassifier(model, n_classes=3)
+    texts = ["\n" + STORIES[0].text, "\n" + STORIES[1].text[:80]]
+    ids = [NEW.encode(t) for t in texts]
+    lengths = torch.tensor([len(i) for i in ids])
+    x = torch.zeros(2, int(lengths.max()), dtype=torch.long)
+    for i, row in enumerate(ids):
+        x[i, :len(row)] = torch.tensor(row)
+    logits = clf(x, lengths)
+    assert logits.shape == (2, 3)
+    alone = clf(torch.tensor([ids[1]]))
+    assert torch.allclose(logits[1], alone[0], atol=1e-5)
+    freeze(clf.gpt)
+    trainable, total = count_parameters(clf)
+    assert trainable == 16 * 3 + 3 and total == model.num_parameters() + trainable
+
+
+def test_train_only_rows_changes_nothing_else():
+    model = _model(NEW.vocab_size)
+    freeze(model)
+    before = model.transformer.wte.weight.detach().clone()
+    rows = [NEW.stoi[p] for p in new_pieces(OLD, template_pieces(STORIES))]
+    train_only_rows(model.transformer.wte.weight, rows)
+    finetune(model, qa_examples(STORIES, NEW), steps=3, batch_size=4, lr=1e-2, warmup_steps=1)
+    after = model.transformer.wte.weight.detach()
+    others = [i for i in range(NEW.vocab_size) if i not in rows]
+    assert torch.equal(after[others], before[others])
+    assert (after[rows] - before[rows]).abs().max() > 0
+
+
+def test_finetune_learns_a_tiny_task_and_scoring_matches_greedy_generation():
+    examples = [build_example(NEW, format_qa_prompt(s.text, s.qa[0].question), format_qa_response(s.qa[0].answer))
+                for s in STORIES]
+    model = _model(NEW.vocab_size)
+    pad = NEW.stoi["\n"]
+    losses = finetune(model, examples, steps=100, batch_size=6, lr=1e-2, pad_id=pad, warmup_steps=5)
+    assert losses[-1] < losses[0] / 10
+    assert answer_accuracy(model, examples, pad) >= 0.5  # learned most of the six answers
+    assert lm_loss(model, examples, pad) < 0.5
+
+    # one forward pass with argmax == greedy generation, also on a model that gets some wrong
+    other = _model(NEW.vocab_size, seed=3)
+    mixed = qa_examples(STORIES, NEW)
+    for m in (model, other):
+        correct = answer_correct(m, mixed, pad)
+        prompts = [e.input_ids[:int((e.targets == IGNORE_INDEX).sum()) + 1].tolist() for e in mixed]
+        responses = generate_responses(m, prompts, max_new_tokens=6, stop_id=pad)
+        expected = [e.targets[e.targets != IGNORE_INDEX].tolist() for e in mixed]
+        assert correct.tolist() == [r == t for r, t in zip(responses, expected)]
+
+
+def test_batched_generation_equals_one_at_a_time():
+    model = _model(NEW.vocab_size, seed=1)
+    prompts = [NEW.encode(format_qa_prompt(s.text, s.qa[1].question)) for s in STORIES[:4]]
+    together = generate_responses(model, prompts, max_new_tokens=5, stop_id=NEW.stoi["\n"])
+    for p, r in zip(prompts, together):
+        alone = model.generate(torch.tensor([p]), 5, temperature=0)[0, len(p):].tolist()
+        stop = alone.index(NEW.stoi["\n"]) + 1 if NEW.stoi["\n"] in alone else len(alone)
+        assert r == alone[:stop]
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert generate_responses(model, prompts, 5, 1, temperature=1.0, generator=g1) == \
+        generate_responses(model, prompts, 5, 1, temperature=1.0, generator=g2)
+    with pytest.raises(ValueError, match="block_size"):
+        generate_responses(model, prompts, max_new_tokens=200, stop_id=1)
+
+
+def test_example_from_ids_needs_both_parts():
+    ex = example_from_ids([5, 6, 7], [8, 9])
+    assert ex.input_ids.tolist() == [5, 6, 7, 8] and ex.targets.tolist() == [IGNORE_INDEX, IGNORE_INDEX, 8, 9]
+    with pytest.raises(ValueError):
+        example_from_ids([], [1])
+
+
+def test_question_kinds_cover_every_storyworld_question():
+    kinds = [question_kind(qa.question) for s in storyworld.StoryWorld(seed=0).generate(40) for qa in s.qa]
+    assert set(kinds) == {"hero", "colour", "place", "friend", "feeling", "pet", "food"}
+    assert question_kind("Who did Sue meet?") == "friend" and question_kind("Did Tom have a pet?") == "pet"
+    with pytest.raises(ValueError):
+        question_kind("Why?")
