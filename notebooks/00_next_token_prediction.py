@@ -462,14 +462,23 @@ def bigram_predict(context):
 
 
 def gpt_predict(context):
+    # The GPT's tokens are words with their leading space, so a typed trailing space is the start of the next
+    # word: predict from the text before it, keep the words that start with a space, and show them without it.
+    started_word = context.endswith(" ")
+    context = context[:-1] if started_word else context
     unknown = [w for w in gpt_tokenizer.split(context) if w not in gpt_tokenizer.stoi]
     if unknown:
         raise ValueError(f"unknown to this word-level model: {unknown[:3]} (finish the word, or check spelling)")
     ids = gpt_tokenizer.encode("\n" + context)[-gpt.config.block_size:]
     with torch.no_grad():
         probs = gpt(torch.tensor([ids]))[0][0, -1].softmax(dim=-1)
+    words = gpt_tokenizer.itos
+    if started_word:   # P(word | context, the word starts with a space)
+        probs = probs * torch.tensor([w.startswith(" ") for w in words])
+        probs = probs / probs.sum()
     top = probs.topk(20)
-    return [(gpt_tokenizer.itos[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+    return [(words[i][1:] if started_word else words[i], p)
+            for p, i in zip(top.values.tolist(), top.indices.tolist()) if p > 0]
 
 
 NextTokenExplorer({"storyworld (perfect)": perfect_predict, "count bigram": bigram_predict,

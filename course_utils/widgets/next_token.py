@@ -77,7 +77,8 @@ class NextTokenExplorer(widgets.VBox):
         self.text = widgets.Textarea(value=context, placeholder="Type a context...", continuous_update=True,
                                      layout=widgets.Layout(width="100%", height="60px"))
         self.k = widgets.IntSlider(value=k, min=1, max=20, description="top k")
-        self.step = widgets.Button(description="add the most likely token", icon="plus")
+        self.step = widgets.Button(description="add the most likely token", icon="plus",
+                                   layout=widgets.Layout(width="auto"))  # the default width cuts the label
         self.view = widgets.HTML()
         for control in (self.text, self.k):
             control.observe(lambda _: self.render(), names="value")
