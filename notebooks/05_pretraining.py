@@ -247,18 +247,19 @@ tiny_ids = torch.tensor(tokenizer.encode(tiny_text))
 tiny_floor = -sum(s.log_prob for s in train_corpus.stories[:20]) / len(tiny_text) / tokens_per_char
 torch.manual_seed(0)
 overfit_model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=64))
-overfit = train(overfit_model, tiny_ids, val_ids,
-                TrainConfig(max_steps=250, batch_size=16, learning_rate=3e-3, warmup_steps=20, eval_interval=25,
+overfit = train(overfit_model, tiny_ids, val_ids,           # a high learning rate: memorize fast
+                TrainConfig(max_steps=400, batch_size=16, learning_rate=1e-2, warmup_steps=20, eval_interval=25,
                             eval_windows=32), progress=False)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(overfit.steps, overfit.train_loss, alpha=0.6, label="training loss (20 stories)")
 ax.plot(overfit.eval_steps, overfit.val_loss, "o-", label="validation loss (new stories)")
-ax.axhline(floor_per_token, color="k", ls="--", label="entropy floor")
+ax.axhline(tiny_floor, color="k", ls="--", label="entropy floor of the 20 stories")
 ax.set(xlabel="step", ylabel="nats per token", title="Overfitting a tiny dataset", ylim=(0, 3))
 ax.legend()
 plt.show()
 print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3f}, "
-      f"validation {overfit.val_loss[-1]:.3f}, floor {floor_per_token:.3f} nats/token")
+      f"validation {overfit.val_loss[-1]:.3f}; floor of the 20 stories {tiny_floor:.3f}, "
+      f"of new stories {floor_per_token:.3f} nats/token")
 
 # %% [markdown]
 # ## 5. Other pretraining objectives
@@ -351,12 +352,12 @@ print("example:", [t for t in scrubbed if "<PHONE>" in t][0][-60:])
 # the clean corpus, then prompt both with `Call Lily at ` and let them complete it greedily.
 
 # %%
-def train_char_model(documents, steps=250, seed=0):
+def train_char_model(documents, steps=1000, seed=0):
     text = "\n".join(documents) + "\n"
     char_tokenizer = CharTokenizer.train(text + secret + "<>EMAILPHONE")
     ids = torch.tensor(char_tokenizer.encode(text))
     torch.manual_seed(seed)
-    char_model = GPT(GPTConfig(vocab_size=char_tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2,
+    char_model = GPT(GPTConfig(vocab_size=char_tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2,
                                n_embd=64))
     train(char_model, ids, ids[:5000], TrainConfig(max_steps=steps, batch_size=32, learning_rate=3e-3,
                                                    warmup_steps=20, eval_interval=steps), progress=False)
@@ -521,12 +522,12 @@ else:
 #   targets shifted by one.
 # - The loop: batch → forward → cross-entropy → backward → clip → AdamW step, under warmup + cosine decay, with
 #   periodic validation and checkpoints. Our hand-written loop equals the package's step for step.
-# - storyworld tells us the floor: the course GPT gets within a few percent of the entropy of new text.
-#   Perplexity is $e^{\text{loss}}$.
+# - storyworld tells us the floor, so the gap is a number: 79% above it after our 200 steps, 13% for the
+#   shipped checkpoint (1,200 steps). Perplexity is $e^{\text{loss}}$.
 # - A model can beat the floor only on text it memorized; validation loss exposes it.
 # - Masked LM and span corruption reuse the same text with other targets.
 # - Deduplication (exact and MinHash) and PII scrubbing change what a model can regurgitate.
-# - Training compute is about $6ND$: GPT-3 needed ~$3 \times 10^{23}$ FLOPs, our run ~$10^{13}$.
+# - Training compute is about $6ND$: GPT-3 needed ~$3 \times 10^{23}$ FLOPs, our run ~$4 \times 10^{12}$.
 #
 # **Next:** [06 · Generation](06_generation.ipynb) — turning next-token probabilities into text.
 

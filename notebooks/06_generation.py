@@ -395,7 +395,7 @@ print("\n" + sample_stories(n=1, seed=3, temperature=1.0, repetition_penalty=2.0
 # Type the start of a story and move the sliders. The bars are the next-token probabilities at your
 # temperature; grey, struck-through tokens are the ones top-k or top-p filtered out; ★ marks the token that
 # was drawn, and below is a continuation sampled with your settings (change the seed to draw another).
-# Try temperature 2 with top-p off, then with top-p 0.9. This model knows only storyworld's 174 words:
+# Try temperature 2 with top-p off, then with top-p 0.9. This model knows only storyworld's 175 tokens:
 # other words get a message instead of a prediction.
 
 # %% slideshow={"slide_type": "-"}
@@ -656,7 +656,7 @@ for question, prompt in unstated.items():
 # %% [markdown] slideshow={"slide_type": "-"}
 # Each answer reads like storyworld and each is made up: the story contains no such fact. The third story
 # never mentions a pet, and the model takes "his" or "her" one to the outing anyway. (The model cannot even
-# be asked about the weather: "weather" is not one of its 174 words.)
+# be asked about the weather: "weather" is not one of its 175 tokens.)
 #
 # Now a systematic version, scored with storyworld's own question–answer pairs (`Story.qa`). Two questions:
 #
