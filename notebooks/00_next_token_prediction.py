@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 00 · From text to next-token prediction
 #
 # A large language model is one function, learned from data:
@@ -22,7 +24,8 @@
 # this course — tokenizers, embeddings, attention, pretraining, fine-tuning, alignment, evaluation — is about
 # how to build, train and judge that function. In this notebook we build the simplest versions of it and
 # measure them against the *exact* answer.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. turn one document into (context → next token) training pairs, and say why the next token is a label that
@@ -34,7 +37,7 @@
 #
 # **Time:** about 20 minutes to read and run; every cell runs in seconds on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import time
 
@@ -51,7 +54,7 @@ torch.manual_seed(0)
 torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
 plt.rcParams["figure.dpi"] = 80
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Data → model → training → testing
 #
 # Every deep-learning project has the same four parts: **data**, a **model** (a function with parameters
@@ -62,19 +65,19 @@ plt.rcParams["figure.dpi"] = 80
 # course. Unlike real English, storyworld knows the exact probability of every story it writes, so we will
 # always know how good a perfect model could be.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 world = storyworld.StoryWorld(seed=0)
 story = world.story(0)
 print(story.text)
 print(f"\nlog p(story) = {story.log_prob:.3f} nats  →  p = {math.exp(story.log_prob):.3g}")
 print(f"label: ending={story.ending!r}, topic={story.topic!r}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # That probability is tiny, and it should be: the grammar can write billions of different stories. What
 # matters is the information per character, $-\log p(\text{story}) / \text{length}$. Averaged over a whole
 # corpus it is the **entropy floor**: the loss a perfect next-character predictor would get on that text.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 train_corpus = storyworld.load_split("train")
 val_corpus = storyworld.load_split("validation")
 test_corpus = storyworld.load_split("test")
@@ -83,21 +86,21 @@ for corpus in (train_corpus, val_corpus, test_corpus):
 FLOOR = val_corpus.nats_per_char
 print(f"\nentropy floor of the validation text: {FLOOR:.4f} nats/char = {val_corpus.bits_per_char:.4f} bits/char")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. One document, many training pairs
 #
 # A language model learns from **unlabeled** text: nobody tags a sentence with a correct answer. The label is
 # *implicit* — it is simply the next token. One sentence of $n$ tokens gives $n-1$ (context, next-token)
 # pairs. For the sentence "I am a machine learning researcher", treating each word as a token:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sentence = "I am a machine learning researcher"
 words = sentence.split()
 pairs = [(words[:t], words[t]) for t in range(1, len(words))]
 for context, target in pairs:
     print(f"{' '.join(context):>30}  →  {target}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Training asks for the parameters that make all these predictions good at once. With $D$ documents, document
 # $i$ giving contexts $x_{i,1:j}$ and next tokens $y_{ij}$, and a loss $\xi$:
 #
@@ -110,11 +113,11 @@ for context, target in pairs:
 # **Labeled** data, used later for fine-tuning, pairs text with an explicit target chosen by a person or a
 # process: storyworld labels each story's ending, for example.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for s in world.generate(4):
     print(f"[{s.ending:>5}] ...{s.text[-60:]}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 0.1 — make the pairs
 # Write `next_token_pairs(tokens)` that returns the list of `(context, next_token)` pairs of a token list, with
 # each context a list. `next_token_pairs(["a", "b", "c"])` is `[(["a"], "b"), (["a", "b"], "c")]`.
@@ -124,27 +127,27 @@ for s in world.generate(4):
 # For every position `t` from 1 to `len(tokens) - 1`, the context is `tokens[:t]` and the target `tokens[t]`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def next_token_pairs(tokens):
     # BEGIN SOLUTION
     return [(list(tokens[:t]), tokens[t]) for t in range(1, len(tokens))]
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("0.1", next_token_pairs, [
     ((["a", "b", "c"],), [(["a"], "b"), (["a", "b"], "c")]),
     ((["only"],), []),
     ((words,), [(c, t) for c, t in pairs]),
 ], hint="range(1, len(tokens)) gives every position that has a token before it.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. From words to numbers
 #
 # A network computes with numbers, so each token gets an integer **ID**: its row in a vocabulary. Then an ID
 # becomes an **indicator** (one-hot) vector $e \in \{0,1\}^{|V|}$: all zeros except a 1 at the ID.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 vocab = sorted(set(words))
 word_to_id = {w: i for i, w in enumerate(vocab)}
 ids = [word_to_id[w] for w in words]
@@ -153,13 +156,13 @@ print("token IDs: ", ids)
 one_hot = F.one_hot(torch.tensor(ids), num_classes=len(vocab))
 print(one_hot)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Adding up the one-hot vectors of a context gives one vector per context, a **bag of words**. But a bag
 # forgets order: "I am" and "am I" get the same vector. To keep order, give each *position* its own block: a
 # $|V| \times T$ indicator matrix with a 1 at (word, position). From that matrix the sentence can be read back
 # exactly. Real models use a learned version of the same idea (positional encodings, notebook 02).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def bag_of_words(tokens):
     return F.one_hot(torch.tensor([word_to_id[w] for w in tokens]), len(vocab)).sum(0)
 
@@ -183,7 +186,7 @@ fig.suptitle("Same words, different order: the position matrix tells them apart"
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Splits, generalization, and IID vs non-IID
 #
 # We never judge a model on the data it trained on. storyworld gives three fixed splits:
@@ -194,7 +197,7 @@ plt.show()
 # Real use is often **non-IID**: text from another time, domain or author. storyworld has a *shifted*
 # variant with other names, places and phrasing to play that role.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 shifted = storyworld.load_split("test", variant="shifted")
 print(shifted.stories[0].text)
 train_words = set(train_corpus.text.split())
@@ -203,7 +206,7 @@ unseen = sum(w not in train_words for w in shifted_words) / len(shifted_words)
 same = sum(w not in train_words for w in test_corpus.text.split()) / len(test_corpus.text.split())
 print(f"\nwords never seen in training: test split {same:.1%}, shifted test {unseen:.1%}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The simplest language model: count bigrams
 #
 # Let the tokens be characters. A **bigram** model predicts the next character from the current one only:
@@ -215,7 +218,7 @@ print(f"\nwords never seen in training: test split {same:.1%}, shifted test {uns
 # make the loss infinite). Its loss is the mean negative log-likelihood of each character given the one before,
 # in nats per character: the same unit as the entropy floor.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 chars = sorted(set(train_corpus.text) | set(val_corpus.text) | set(shifted.text))
 stoi = {c: i for i, c in enumerate(chars)}
 V = len(chars)
@@ -237,11 +240,11 @@ def bigram_nll(probs, ids):
 print(f"bigram  train loss {bigram_nll(bigram_probs, train_ids):.4f}   "
       f"validation loss {bigram_nll(bigram_probs, val_ids):.4f}   floor {FLOOR:.4f}  nats/char")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** The course package has a general n-gram model (`course_utils.ngram.NGramModel`). For $n=2$ it must
 # give the same probabilities as our table:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 reference = NGramModel(n=2, vocab=chars, k=k).fit(train_corpus.text[:200_000])
 small_ids = train_ids[:200_000]
 small_counts = torch.zeros(V, V).index_put_((small_ids[:-1], small_ids[1:]), torch.ones(len(small_ids) - 1),
@@ -253,7 +256,7 @@ diff = (ours - theirs).abs().max().item()
 print(f"max |ours − NGramModel| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
 assert diff < 1e-6
 
-# %%
+# %% slideshow={"slide_type": "-"}
 shown = [c for c in chars if c.isalpha() and c.islower()] + [" ", ".", ","]
 idx = [stoi[c] for c in shown]
 fig, ax = plt.subplots(figsize=(7, 6.5))
@@ -263,10 +266,10 @@ ax.set(xticks=range(len(shown)), xticklabels=labels, yticks=range(len(shown)), y
        xlabel="next character b", ylabel="current character a", title="Bigram model: P(b | a)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Sampling from the bigram model shows what one character of context buys: plausible letter pairs, no words.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def sample_bigram(probs, start=".", n=200, seed=0):
     g = torch.Generator().manual_seed(seed)
     out = [stoi[start]]
@@ -277,7 +280,7 @@ def sample_bigram(probs, start=".", n=200, seed=0):
 
 print(sample_bigram(bigram_probs))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 0.2 — read the table
 # Using `counts`, compute the probability that the character after an `"h"` is an `"e"`, i.e.
 # $P(\texttt{e} \mid \texttt{h})$ with the same smoothing $k$. Store it in `p_e_given_h`.
@@ -287,18 +290,18 @@ print(sample_bigram(bigram_probs))
 # Take row `stoi["h"]` of `counts`, add `k` to every entry, and divide the `"e"` entry by the row's sum.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 row = counts[stoi["h"]] + k
 p_e_given_h = (row[stoi["e"]] / row.sum()).item()
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("0.2", p_e_given_h, bigram_probs[stoi["h"], stoi["e"]].item(),
       hint="(count('he') + k) / (count('h·') + k·V): use counts[stoi['h']].")
 print(f"P(e | h) = {p_e_given_h:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. More context, and the first sight of overfitting
 #
 # An $n$-gram model looks at the last $n-1$ characters. More context should help — up to a point. Below, each
@@ -306,7 +309,7 @@ print(f"P(e | h) = {p_e_given_h:.3f}")
 # curves part: the training loss keeps falling while the validation loss turns up. The bigger models start to
 # **memorize** contexts they saw instead of learning patterns that **generalize**.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 small_train = train_corpus.text[:20_000]
 small_val = val_corpus.text[:20_000]
 orders = [1, 2, 3, 4, 5, 6, 8, 10, 12]
@@ -328,7 +331,7 @@ ax.set(xlabel="n (context = n − 1 characters)", ylabel="nats per character", y
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The same bigram, as a neural network trained by gradient descent
 #
 # Now the deep-learning way. The model is a table of **parameters** $W \in \mathbb{R}^{|V|\times|V|}$; the
@@ -342,7 +345,7 @@ plt.show()
 #
 # Nobody tells the network about counting, yet gradient descent drives it to the count-based answer.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 W = torch.zeros(V, V, requires_grad=True)   # all-zero logits: every next character equally likely at first
 x_all, y_all = train_ids[:-1], train_ids[1:]
 generator = torch.Generator().manual_seed(0)
@@ -360,7 +363,7 @@ for step in range(1000):
 neural_probs = W.detach().softmax(dim=1)
 print(f"1000 steps in {time.perf_counter() - start:.1f}s")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 neural_val = bigram_nll(neural_probs, val_ids)
 count_val = bigram_nll(bigram_probs, val_ids)
 print(f"validation loss: neural bigram {neural_val:.3f}, count bigram {count_val:.3f}, floor {FLOOR:.3f} nats/char")
@@ -375,11 +378,12 @@ ax.set(xlabel="step", ylabel="nats per character", title="Gradient descent finds
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The bigram models sit far above the floor. The remaining gap is information a bigram cannot see: which
 # character the story is about, what colour the ball was, whether the story turns happy. Closing that gap
 # needs long context, which is what the rest of the course builds.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 0.3 — parameters and model size
 # Model size is counted in **parameters**: every learned weight and bias. Our neural bigram has one weight per
 # (current, next) pair. A word-level bigram over GPT-2's 50,257-token vocabulary would need how many? Store it in
@@ -390,19 +394,19 @@ plt.show()
 # A $|V| \times |V|$ table has $|V|^2$ entries. `W.numel()` counts ours.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 our_bigram_params = W.numel()
 gpt2_vocab_bigram_params = 50_257 ** 2
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.")
 check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.")
 print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a bigram table over its "
       f"vocabulary would have {gpt2_vocab_bigram_params / 1e9:.1f}B and look at one.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Loss is not the evaluation metric
 #
 # The loss is what training minimizes: smooth, differentiable, averaged over every character. What we *care*
@@ -413,7 +417,7 @@ print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a 
 # (`scripts/train_storyworld_gpt.py`, explained in notebook 05). We compare both models on the loss *and* on a
 # metric: the fraction of sampled stories the grammar accepts.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 from course_utils.model import load_storyworld_gpt
 
 gpt, gpt_tokenizer, record = load_storyworld_gpt()
@@ -432,7 +436,7 @@ print(f"{'count bigram':<15}{count_val:>22.3f}{bigram_ok:>22.0%}")
 print(f"{'course GPT':<15}{record['val_nats_per_char']:>22.3f}{gpt_ok:>22.0%}")
 print(f"{'perfect model':<15}{FLOOR:>22.3f}{'100%':>22}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Try it: the next-token explorer
 # Three models side by side, each answering $P(\text{next token} \mid \text{context})$ for the text in the box:
 #
@@ -445,7 +449,7 @@ print(f"{'perfect model':<15}{FLOOR:>22.3f}{'100%':>22}")
 # Type a story opening, or press *add the most likely token* to let the perfect model write one greedily. Try
 # `Once upon a time, there was a little girl named Lily. ` and compare how sure each model is of `She`.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 from course_utils.widgets.next_token import NextTokenExplorer
 
 
@@ -485,7 +489,7 @@ NextTokenExplorer({"storyworld (perfect)": perfect_predict, "count bigram": bigr
                    "course GPT": gpt_predict},
                   context="Once upon a time, there was a little girl named Lily.", k=6)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 0.4 — from loss to perplexity
 # A loss of $L$ nats per token means the model is, on average, as unsure as a fair choice among
 # $e^{L}$ options: its **perplexity**. Compute the per-character perplexity of the count bigram on validation
@@ -496,20 +500,20 @@ NextTokenExplorer({"storyworld (perfect)": perfect_predict, "count bigram": bigr
 # `math.exp(count_val)` and `math.exp(FLOOR)`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 bigram_perplexity = math.exp(count_val)
 floor_perplexity = math.exp(FLOOR)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("0.4a", bigram_perplexity, math.exp(count_val), hint="Perplexity is exp(loss), with the loss in nats.")
 check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: exponentiate it.")
 check_true("0.4c", 1 <= floor_perplexity < bigram_perplexity < V,
            message_if_false="a perfect model should be less perplexed than a bigram, which beats uniform",
            hint="Perplexity lies between 1 (certain) and |V| (uniform guessing).")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - A language model is $f_\theta(\text{tokens}_{1:t}) \rightarrow P(\text{token}_{t+1})$. One document of $n$
 #   tokens gives $n-1$ training pairs; the next token is a free, implicit label.
@@ -523,5 +527,5 @@ check_true("0.4c", 1 <= floor_perplexity < bigram_perplexity < V,
 #
 # **Next:** [01 · Tokenization](01_tokenization.ipynb) — better tokens than single characters.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

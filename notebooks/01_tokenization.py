@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · Tokenization
 #
 # A model computes with numbers, so before it sees any text, a **tokenizer** cuts the text into pieces
@@ -20,7 +22,8 @@
 # must read are, how big its embedding table is, and which words it can even spell. In this notebook we build
 # the main kinds of tokenizer from scratch, up to the byte-level BPE that GPT-2, GPT-4 and most LLMs use, and
 # prove ours equal to OpenAI's `tiktoken`.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. define vocabulary, token and token ID; build character- and word-level tokenizers with `encode` and
@@ -36,7 +39,7 @@
 # **Time:** about 25 minutes to read and run; the whole notebook runs in well under a minute on a laptop CPU,
 # offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import random
 import re
@@ -61,7 +64,7 @@ val_text = storyworld.load_split("validation").text
 shifted_text = storyworld.load_split("test", variant="shifted").text
 print(f"train {len(train_text):,} characters, validation {len(val_text):,}, shifted test {len(shifted_text):,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Text → tokens → IDs
 #
 # Three words carry this whole notebook:
@@ -72,11 +75,12 @@ print(f"train {len(train_text):,} characters, validation {len(val_text):,}, shif
 #
 # A tokenizer is a pair of functions: `encode` (text → list of IDs) and `decode` (IDs → text, also called
 # **detokenization**). For every text it accepts we want $\text{decode}(\text{encode}(x)) = x$.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 1.1 Characters
 # The simplest choice: every distinct character is a token.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 chars = sorted(set(train_text))
 stoi = {ch: i for i, ch in enumerate(chars)}   # string → ID
 itos = {i: ch for ch, i in stoi.items()}       # ID → string
@@ -95,29 +99,29 @@ print(f"|V| = {len(chars)}: {''.join(chars)!r}")
 print(char_encode(sentence))
 print(char_decode(char_encode(sentence)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** The package keeps the finished version, `course_utils.tokenizers.CharTokenizer`. It must agree with
 # ours on every character of the validation text:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 char_tok = CharTokenizer.train(train_text)
 ours, theirs = char_encode(val_text), char_tok.encode(val_text)
 n_diff = sum(a != b for a, b in zip(ours, theirs)) + abs(len(ours) - len(theirs))
 print(f"{len(ours):,} IDs, {n_diff} differ from CharTokenizer", "✓" if n_diff == 0 else "✗")
 assert n_diff == 0 and char_tok.decode(theirs) == val_text
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # One character per token makes sequences long: an average validation story has 355 characters, so 355 tokens.
 # And the vocabulary is only as wide as the text it was built from. The shifted stories use letters the training
 # stories never do:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 try:
     char_tok.encode(shifted_text)
 except ValueError as error:
     print("ValueError:", error)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 1.2 Words
 # A word-level tokenizer makes every word a token. We keep the space in front of a word inside the token
 # (`" ball"`), as GPT-2 does, so decoding is plain concatenation. The regular expression below cuts text into a
@@ -125,7 +129,7 @@ except ValueError as error:
 # leading space, or one other whitespace character. Every word never seen in training becomes the special
 # token `<unk>` ("unknown"), ID 0.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 word_pattern = re.compile(r"'s|\n| ?[A-Za-z]+| ?[^\sA-Za-z]|\s")
 vocab_words = ["<unk>"] + sorted(set(word_pattern.findall(train_text)))
 word_to_id = {w: i for i, w in enumerate(vocab_words)}
@@ -143,31 +147,31 @@ print(f"|V| = {len(vocab_words)}; the first ones: {vocab_words[:12]}")
 print(word_pattern.findall(sentence), "→", word_encode(sentence))
 print(repr(word_decode(word_encode(sentence))))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The first word is already unknown: storyworld only ever writes "Lily" after a space (`" Lily"`), never at the
 # very start of a text, and to a word-level tokenizer those are two different words.
 #
 # **Proof** against the package's `WordTokenizer`:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 word_tok = WordTokenizer.train(train_text)
 ours, theirs = word_encode(shifted_text), word_tok.encode(shifted_text)
 n_diff = sum(a != b for a, b in zip(ours, theirs)) + abs(len(ours) - len(theirs))
 print(f"{len(ours):,} IDs of the shifted text, {n_diff} differ from WordTokenizer", "✓" if n_diff == 0 else "✗")
 assert n_diff == 0 and word_tok.itos == vocab_words
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Short sequences (about four characters per token on storyworld) — but a word-level tokenizer is only as good
 # as its word list. A new spelling, a new name or a plural it has not seen all become `<unk>`, and `<unk>` cannot
 # be decoded back: the information is gone before the model ever sees it.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 new = "Lilly had a red balloon. Kofi's kite is golden!"
 print(word_decode(word_encode(new)))
 ids = word_tok.encode(shifted_text)
 print(f"shifted test: {ids.count(0) / len(ids):.1%} of its word tokens are <unk>")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.1 — predict a token count
 # Without running the tokenizer first: into how many tokens does the word tokenizer cut
 # `"The king's frog sang."`, and how many of them are `<unk>`? Store them in `n_tokens` and `n_unknown`.
@@ -179,20 +183,20 @@ print(f"shifted test: {ids.count(0) / len(ids):.1%} of its word tokens are <unk>
 # is a token. Then check each piece against `word_to_id`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 pieces = word_pattern.findall("The king's frog sang.")   # ['The', ' king', "'s", ' frog', ' sang', '.']
 n_tokens = len(pieces)
 n_unknown = sum(p not in word_to_id for p in pieces)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("1.1a", n_tokens, len(word_tok.encode("The king's frog sang.")),
       hint="'s is its own token, and the full stop too.")
 check("1.1b", n_unknown, word_tok.encode("The king's frog sang.").count(0),
       hint="Which pieces never appear in storyworld? Compare with word_to_id.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Bytes: a vocabulary with nothing unknown
 #
 # Unicode numbers about 150,000 characters (code points); **UTF-8** writes each one as 1 to 4 bytes: ASCII letters
@@ -201,15 +205,16 @@ check("1.1b", n_unknown, word_tok.encode("The king's frog sang.").count(0),
 # $0 \dots 255$. A tokenizer that starts from bytes has a base vocabulary of exactly 256 tokens and can never meet
 # an unknown character.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for s in ["a", "é", "ß", "日", "🐉", "👨‍👩‍👧"]:
     b = s.encode("utf-8")
     print(f"{s!r:>8}  {len(s)} code point(s) → {len(b):>2} bytes: {list(b)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The price: sequences of bytes are even longer than sequences of characters, and much longer for languages
 # outside ASCII. Merging frequent byte sequences into new tokens wins the length back. That is BPE.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.2 — bytes of a string
 # How many UTF-8 bytes is `"naïve café: 日本 🐉"`? Work it out from the rules above, then store it in `n_bytes`.
 #
@@ -218,16 +223,16 @@ for s in ["a", "é", "ß", "日", "🐉", "👨‍👩‍👧"]:
 # ASCII letters, spaces and the colon: 1 byte each; ï and é: 2 each; 日 and 本: 3 each; 🐉: 4.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 n_bytes = 11 * 1 + 2 * 2 + 2 * 3 + 1 * 4   # 11 ASCII characters (3 of them spaces), ï é, 日 本, 🐉
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("1.2", n_bytes, len("naïve café: 日本 🐉".encode("utf-8")),
       hint="Count the ASCII characters (spaces and ':' included) first; each counts 1.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Byte pair encoding, by hand
 #
 # **BPE** (first a compression method, Gage 1994; for translation models Sennrich et al. 2016; byte-level in
@@ -243,7 +248,7 @@ check("1.2", n_bytes, len("naïve café: 日本 🐉".encode("utf-8")),
 # appends an end-of-word marker such as `</w>` so that a word's last piece differs from the same letters inside a
 # word; GPT-style tokenizers get the same effect by keeping the space in front of the word: `" cat"` vs `"cat"`.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 corpus = "cats lovely love cats lovely low cat love"
 word_counts = Counter(corpus.split())
 print(word_counts)
@@ -263,10 +268,11 @@ for word, n in word_counts.items():
 for (a, b), c in sorted(pair_counts.items(), key=lambda item: -item[1])[:5]:
     print(f"{chr(a)} + {chr(b)}: {c}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # `l + o` wins with 5 (lovely ×2, love ×2, low ×1). Merging replaces every `l, o` with one new token, ID 256 (the
 # 256 bytes already use IDs 0–255).
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.3 — one merge step
 # Write `merge(ids, pair, new_id)`: return a new list in which every occurrence of `pair` in `ids` is replaced by
 # `new_id`, scanning left to right. `merge([108, 111, 118, 101], (108, 111), 256)` is `[256, 118, 101]`, and an
@@ -278,7 +284,7 @@ for (a, b), c in sorted(pair_counts.items(), key=lambda item: -item[1])[:5]:
 # append `ids[i]` and step by 1. Take care at the last position.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def merge(ids, pair, new_id):
     # BEGIN SOLUTION
     out, i = [], 0
@@ -293,7 +299,7 @@ def merge(ids, pair, new_id):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("1.3", merge, [
     (([108, 111, 118, 101], (108, 111), 256), [256, 118, 101]),
     (([7, 7, 7], (7, 7), 9), [9, 7]),
@@ -302,17 +308,17 @@ check_function("1.3", merge, [
     (([], (1, 2), 5), []),
 ], hint="Replace a pair only when both of its tokens are at i and i + 1, then skip past both.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Step through the training merge by merge: the pair-count table the trainer sees, the pair it picks, and the
 # corpus after the merge. At the bottom, words that are *not* in the corpus are tokenized with the merges learned
 # so far: they never become unknown, they just fall apart into smaller pieces. That is why BPE has no
 # out-of-vocabulary problem. (Edit the corpus in the live version; equal counts go to the pair with the smallest
 # IDs, so training is deterministic.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bpe_stepper.show(corpus, n_merges=12, step=1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Pieces found this way follow frequency, not grammar: `ly` here happens to be a suffix, but BPE would merge
 # `s` + `a` just as happily if that pair were common. In section 6, GPT-2 splits "unbelievable" into
 # `un|bel|iev|able`, not into the neat `un|believ|able` of a linguist.
@@ -324,7 +330,7 @@ bpe_stepper.show(corpus, n_merges=12, step=1)
 # matter least to the corpus likelihood, and encodes a word by its most probable segmentation. On our corpus the
 # first WordPiece merge is already a different one:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 letter_counts = Counter()
 for word, n in word_counts.items():
     for ch in word:
@@ -336,45 +342,46 @@ print(f"BPE merges       {chr(best_bpe[0])} + {chr(best_bpe[1])} (count {pair_co
 print(f"WordPiece merges {chr(best_wordpiece[0])} + {chr(best_wordpiece[1])} "
       f"(score {scores[best_wordpiece]:.3f}, against {scores[best_bpe]:.3f} for l + o)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. A byte-level BPE trainer, from scratch
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 4.1 Pre-splitting
 # Run on raw text, BPE would happily merge across spaces and punctuation and learn tokens like `"d. The"`.
 # GPT-2 and GPT-4 first cut the text with a regular expression into chunks — a word with its leading space,
 # a number, a run of punctuation, whitespace — and merge only inside a chunk. GPT-4's pattern also keeps
 # numbers in groups of at most three digits and newlines apart from other spaces:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 demo = "Tom's cat   ate 12345 cookies!!\n\nIt's OK."
 print("GPT-2:", regex.findall(bpe.GPT2_SPLIT_PATTERN, demo))
 print("GPT-4:", regex.findall(bpe.GPT4_SPLIT_PATTERN, demo))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # What pre-splitting prevents, measured: a BPE trained on raw storyworld text (no pre-split, 512 tokens) spends
 # its vocabulary on storyworld's stock phrases.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 raw_bpe = bpe.BPETokenizer.train(train_text[:150_000], 512, pattern=None)
 learned = [raw_bpe.vocab[i] for i in raw_bpe.merges.values()]
 multiword = sorted((t for t in learned if b" " in t.strip()), key=len)
 print(f"{len(multiword)} of {len(learned)} learned tokens span several words; the longest:")
 print([t.decode() for t in multiword[-4:]])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Such tokens compress storyworld's repetitive text well, but a word inside a phrase token is invisible as a
 # word: the model must learn `" wind"` alone and inside `". Then a big wind came, and "` separately. On real text,
 # the same mechanism fills the vocabulary with variants such as `dog.`, `dog!` and `dog?` — the example that
 # made GPT-2's authors add the pre-split.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 4.2 Training
 # Storyworld's 1.4 MB of training text has only a couple of hundred *distinct* chunks, so, as in the walk-through,
 # we count the chunks and work on the distinct ones, each with its count. Then the loop of section 3. The
 # vocabulary: 256 bytes, then one new token per merge, then the special token `<|endoftext|>` (section 4.4):
 # $|V| = 256 + \#\text{merges} + 1$.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 PATTERN = bpe.GPT4_SPLIT_PATTERN
 VOCAB_SIZE = 512
 
@@ -405,12 +412,12 @@ for (a, b), new_id in merges.items():   # dicts keep insertion order: the order 
 print("first merges:", [vocab[i].decode() for i in range(256, 268)])
 print("last merges: ", [vocab[i].decode() for i in range(VOCAB_SIZE - 13, VOCAB_SIZE - 1)])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** `course_utils.bpe.BPETokenizer.train` does the same training, but instead of recounting every pair
 # after each merge, it updates only the counts next to where the merged pair occurred (`benchmarks/bench_bpe.py`
 # measures the difference). Both must learn the same merges, in the same order:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 start = time.perf_counter()
 course_bpe = bpe.BPETokenizer.train(train_text, VOCAB_SIZE)
 print(f"package trainer: {time.perf_counter() - start:.2f} s  →  {course_bpe}")
@@ -418,14 +425,14 @@ same = list(course_bpe.merges.items()) == list(merges.items())
 print(f"identical merges in identical order: {same}", "✓" if same else "✗")
 assert same
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 4.3 Encoding and decoding
 # To encode a chunk, start from its bytes and apply merges in the order they were learned: among the pairs
 # present, always the one learned first (the lowest new ID), until no pair present was ever merged. That replays
 # exactly what training did to that chunk. Decoding looks up each token's bytes, joins them and reads the result
 # as UTF-8.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def encode_chunk(ids):
     while len(ids) >= 2:
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))  # the earliest-learned pair
@@ -448,10 +455,10 @@ ids = encode(story)
 print("|".join(vocab[i].decode() for i in ids[:40]))
 print(f"{len(story)} characters → {len(ids)} tokens; decode(encode(story)) == story: {decode(ids) == story}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof** against the package's encoder, on the whole validation and shifted texts:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for name, text in [("validation", val_text), ("shifted test", shifted_text)]:
     ours, theirs = encode(text), course_bpe.encode(text)
     n_diff = sum(a != b for a, b in zip(ours, theirs)) + abs(len(ours) - len(theirs))
@@ -459,12 +466,12 @@ for name, text in [("validation", val_text), ("shifted test", shifted_text)]:
           f"{n_diff} IDs differ", "✓" if n_diff == 0 else "✗")
     assert n_diff == 0 and decode(ours) == text
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Round trips on any Unicode text — accents written as one or as two code points, Chinese and Japanese, emoji
 # (one code point or several joined by zero-width joiners), right-to-left Arabic, tabs, runs of spaces and
 # newlines — even though the tokenizer was trained on plain English stories:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 adversarial = [
     "", " ", "   leading and trailing   ", "tabs\tand\r\nWindows newlines\n\n\n",
     "café vs cafe\u0301", "日本語のテキスト、中文文本", "🐉🐉 👨‍👩‍👧 🇩🇪 1️⃣", "مرحبا بالعالم",
@@ -477,13 +484,13 @@ for text in adversarial:
 print(f"{len(adversarial)} adversarial texts: decode(encode(x)) == x for all ✓")
 print("'🐉' →", encode("🐉"), " (4 bytes, never merged in storyworld: 4 tokens)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Not every list of IDs is valid UTF-8. A token can hold part of a character (here: one of the dragon's four
 # bytes), and a model generating text one token at a time can stop in the middle of a character. Decoding then
 # meets an incomplete byte sequence; `errors="replace"` turns it into the replacement character `�` (U+FFFD)
 # rather than failing. A program streaming a model's output keeps such bytes until the character is complete.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 dragon = encode("🐉")
 print("first token's bytes:", vocab[dragon[0]], "→ decoded:", repr(decode(dragon[:1])))
 print("all four:           ", b"".join(vocab[i] for i in dragon), "→ decoded:", repr(decode(dragon)))
@@ -492,7 +499,7 @@ try:
 except UnicodeDecodeError as error:
     print("strict decoding fails:", error)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 4.4 Special tokens
 # Training text is many documents glued together. A **special token** marks what is not text: GPT-2 puts
 # `<|endoftext|>` between documents, chat models mark whose turn it is. A special token has its own ID after the
@@ -500,7 +507,7 @@ except UnicodeDecodeError as error:
 # produce it by typing its name, encoding refuses text that contains it unless you allow it explicitly (these
 # are tiktoken's rules):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 eot = bpe.ENDOFTEXT
 two_stories = storyworld.load_split("validation", 2).stories
 doc = two_stories[0].text + eot + two_stories[1].text
@@ -515,7 +522,7 @@ for bad in [lambda: course_bpe.encode(doc), lambda: course_bpe.encode(b"bytes"),
     except (ValueError, TypeError) as error:
         print(f"{type(error).__name__}: {error}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Proof: our BPE and tiktoken give the same tokens
 #
 # OpenAI's `tiktoken` runs the same algorithm in Rust. It describes a tokenizer by a split pattern, the
@@ -524,7 +531,7 @@ for bad in [lambda: course_bpe.encode(doc), lambda: course_bpe.encode(b"bytes"),
 # encoders must agree on every text: the corpus, the adversarial strings and a few hundred random strings built
 # from troublesome characters.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 enc = tiktoken.Encoding("storyworld_bpe", pat_str=PATTERN, mergeable_ranks={vocab[i]: i for i in vocab},
                         special_tokens={eot: VOCAB_SIZE - 1})
 rng = random.Random(0)
@@ -539,11 +546,11 @@ print(f"from-scratch encoder vs tiktoken: {n_diff} of {n_tokens:,} token IDs dif
 assert n_diff == 0
 assert course_bpe.to_tiktoken().encode(doc, allowed_special="all") == course_bpe.encode(doc, allowed_special="all")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Same tokens, far less time. From here on the course tokenizes with the tiktoken version:
 # `bpe.course_tokenizer().to_tiktoken()` (the BPE above, trained on storyworld's train split).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 start = time.perf_counter()
 encode(val_text)
 python_seconds = time.perf_counter() - start
@@ -552,14 +559,14 @@ enc.encode(val_text)
 print(f"validation text: pure Python {python_seconds:.3f} s, tiktoken {time.perf_counter() - start:.4f} s")
 assert bpe.course_tokenizer().merges == course_bpe.merges
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Real tokenizers: GPT-2, GPT-4, GPT-4o
 #
 # tiktoken ships the tokenizers of OpenAI's models: `r50k_base` (GPT-2 and GPT-3, 50,257 tokens), `cl100k_base`
 # (GPT-3.5 and GPT-4, about 100k) and `o200k_base` (GPT-4o, about 200k). Each is downloaded once and cached. Offline,
 # without a cached copy, the cell below says so in one line and the notebook goes on with the ones it has.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 real = {}
 for name, model in bpe.REAL_ENCODINGS.items():
@@ -568,11 +575,11 @@ for name, model in bpe.REAL_ENCODINGS.items():
         real[model] = encoding
         print(f"{model} ({name}): {encoding.n_vocab:,} tokens")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With GPT-2's ranks, our pure-Python encoder is GPT-2's tokenizer: `BPETokenizer.from_tiktoken` recovers the
 # 50,000 merges from the ranks, and the token IDs must match tiktoken's exactly.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 if "GPT-2" in real:
     gpt2 = bpe.BPETokenizer.from_tiktoken(real["GPT-2"])
@@ -584,12 +591,12 @@ if "GPT-2" in real:
 else:
     print("GPT-2's tokenizer is not available offline; skipping this proof.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The same sentence in several languages, some numbers and some code. Columns: characters, UTF-8 bytes, and the
 # number of tokens for each tokenizer. Our storyworld BPE has only seen simple English; GPT-2 mostly English web
 # text; GPT-4o's vocabulary was built with many more languages in mind.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 samples = {
     "English": "The little girl found a red ball in the garden.",
@@ -607,11 +614,11 @@ for label, text in samples.items():
     counts = "".join(f"{len(t.encode(text)):>16}" for t in tokenizers.values())
     print(f"{label:<9}{len(text):>6}{len(text.encode('utf-8')):>6}{counts}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # And the lecture's examples, split by each tokenizer (`|` between tokens; `�` marks a token that is part of a
 # character). BPE pieces follow frequency, not morphology.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 def pieces(tokenizer, text):
     return "|".join(tokenizer.decode([i]) for i in tokenizer.encode(text))
@@ -621,7 +628,7 @@ for word in ["unbelievable", "unglaublicher", "malheureusement", "tokenization",
              "catlike", "cat-ownership", " 1234567"]:
     print(f"{word!r:>31}  " + "   ".join(f"{name}: {pieces(t, word)}" for name, t in tokenizers.items()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **What a token count means.**
 # - *Cost.* APIs charge per token, input and output. The same request in a language that needs three times the
 #   tokens costs three times as much.
@@ -632,7 +639,8 @@ for word in ["unbelievable", "unglaublicher", "malheureusement", "tokenization",
 # - *Accuracy.* A model sees tokens, not letters: "how many r's in strawberry" asks about units it never sees,
 #   and GPT-2 cuts numbers into chunks that depend on which digit strings were common in its training data
 #   (` 123|45|67` above), which makes arithmetic harder; GPT-4's groups of at most three digits are one fix.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.4 — where the storyworld BPE and GPT-2 disagree
 # Below are GPT-2's tokens for six words (recorded from `r50k_base`; the next cell checks the record whenever
 # GPT-2 is available). Which of the words does our storyworld BPE (`course_bpe`) split into *different* pieces?
@@ -644,13 +652,13 @@ for word in ["unbelievable", "unglaublicher", "malheureusement", "tokenization",
 # `GPT2_PIECES[word]`. Rare storyworld words and new names are the candidates.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "-"}
 GPT2_PIECES = {" princess": [" princess"], " sandwich": [" sandwich"], " Lily": [" Lily"],
                " castle": [" castle"], " dragon": [" dragon"], " Kenji": [" Ken", "ji"]}
 if "GPT-2" in real:
     assert all([real["GPT-2"].decode([i]) for i in real["GPT-2"].encode(w)] == p for w, p in GPT2_PIECES.items())
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 different = set()
 for word, gpt2_pieces in GPT2_PIECES.items():
@@ -658,14 +666,14 @@ for word, gpt2_pieces in GPT2_PIECES.items():
         different.add(word)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 ours = {w: [course_bpe.token_bytes(i).decode() for i in course_bpe.encode(w)] for w in GPT2_PIECES}
 check("1.4", different, {w for w in GPT2_PIECES if ours[w] != GPT2_PIECES[w]},
       hint="Words the storyworld BPE saw often are single tokens; rare or unseen ones fall into pieces.")
 for word in GPT2_PIECES:
     print(f"{word!r:>12}  storyworld BPE: {'|'.join(ours[word]):<18} GPT-2: {'|'.join(GPT2_PIECES[word])}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Trade-offs, measured
 #
 # A bigger vocabulary means fewer tokens per text (shorter sequences, cheaper attention, more text in the context
@@ -675,7 +683,7 @@ for word in GPT2_PIECES:
 # pairs, then cut the merge list at several lengths and measure compression on the validation text (same grammar)
 # and on the shifted test (new names and words).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     full = bpe.BPETokenizer.train(train_text, 1024)
@@ -707,7 +715,7 @@ print(f"embedding table with GPT-2's vocabulary at d = 128: {50_257 * 128:,} par
 print(f"with GPT-4o's vocabulary at GPT-3's width d = 12,288: {200_019 * 12_288 / 1e9:.2f} billion")
 print(f"byte values that never occur in the training text: {256 - len(set(train_text.encode('utf-8')))} of 256")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 vocab_sizes = [257 + n for n in sizes]
 for name, style in [("validation", "o-"), ("shifted test", "s--")]:
@@ -731,7 +739,7 @@ ax2.legend(fontsize=8, title="embedding width", title_fontsize=8, loc="lower rig
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # What the numbers say:
 # - Compression rises quickly with the first merges (common pairs like `e` + space) and then slowly. On
 #   storyworld it stops at 648 tokens, when every distinct chunk is a single token; real text has a long tail of
@@ -742,7 +750,8 @@ plt.show()
 #   times the whole model of notebook 00. At GPT-3's width of 12,288, a 200k vocabulary costs 2.5 billion.
 # - 209 of the 256 byte tokens never occur in storyworld (it uses 47 characters). Their embedding rows would never
 #   receive a gradient: a vocabulary should match the data it will see.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.5 — stories in a context window
 # GPT-2 reads at most 1,024 tokens at once. On average, how many validation stories fit into 1,024 tokens with the
 # character tokenizer, and how many with `course_bpe`? Store the two averages (floats, not rounded) in `fit_char`
@@ -753,30 +762,30 @@ plt.show()
 # Tokens per story = tokens of `val_text` / 400. Then divide 1,024 by it.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 fit_char = 1024 / (len(char_tok.encode(val_text)) / 400)
 fit_bpe = 1024 / (len(course_bpe.encode(val_text)) / 400)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("1.5a", fit_char, 1024 * 400 / len(val_text), hint="With characters, tokens = characters.")
 check("1.5b", fit_bpe, 1024 * 400 / len(course_bpe.encode(val_text)),
       hint="Count the BPE tokens of val_text, divide by 400 stories, then divide 1,024 by that.")
 print(f"1,024 tokens hold {fit_char:.1f} stories as characters, {fit_bpe:.1f} as storyworld BPE tokens")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Tokenizer playground
 #
 # Type anything and compare the tokenizers side by side: coloured spans are tokens, small numbers their IDs,
 # `·` a space, `↵` a newline; red means "not in the vocabulary" and a dashed border a token that holds only part
 # of a character. Try a name storyworld never uses, numbers, code, another language, or `<|endoftext|>`.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 tokenizer_playground.show({"characters": char_tok, "words": word_tok, "storyworld BPE": course_bpe, **real})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - A tokenizer maps text to token IDs and back; the vocabulary is the fixed list of tokens, an ID is a position
 #   in it. Characters give long sequences; words give short ones but turn every new word into `<unk>`.
@@ -792,5 +801,5 @@ tokenizer_playground.show({"characters": char_tok, "words": word_tok, "storyworl
 #
 # **Next:** [02 · Embeddings](02_embeddings.ipynb) — what happens to a token ID inside the model.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 · Embeddings and positional encodings
 #
 # A network computes with numbers, and a token ID is a number without meaning: ID 94 (" king") is not
@@ -21,7 +23,8 @@
 # vectors (word2vec, 2013), and vectors that depend on the sentence around the word (the transformer's
 # attention, 2017). We build all three on storyworld, whose lexicon knows every word's category, so we can
 # *score* each kind against the truth. Then we give the vectors a sense of order: positional encodings.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. explain an embedding matrix as a lookup table indexed by token ID, and say which rows a training step
@@ -36,7 +39,7 @@
 # **Time:** about 30 minutes to read and run; the whole notebook runs in well under a minute on a laptop CPU,
 # offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import re
 import time
@@ -63,7 +66,7 @@ plt.rcParams["figure.dpi"] = 80
 CATEGORIES = storyworld.LEXICON.category     # word -> category: the answer key for word vectors
 ANALOGIES = storyworld.LEXICON.analogies     # (a, b, c, d) with a:b :: c:d
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The embedding matrix is a lookup table
 #
 # Let $E \in \mathbb{R}^{|V| \times d}$ hold one row of $d$ numbers per token. The embedding of token $i$ is
@@ -72,7 +75,7 @@ ANALOGIES = storyworld.LEXICON.analogies     # (a, b, c, d) with a:b :: c:d
 # multiplication and reads the row directly. We use the course GPT's word-level tokenizer and its trained
 # embedding table.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 gpt, tokenizer, record = load_storyworld_gpt()
 sentence = "\nOnce there was a little girl named Lily."
 ids = torch.tensor(tokenizer.encode(sentence))
@@ -91,19 +94,19 @@ diff = max((by_matmul - by_indexing).abs().max().item(), (by_matmul - by_module)
 print(f"max |one-hot × E − nn.Embedding(ids)| = {diff:.1e}", "✓" if diff == 0 else "✗")
 assert diff == 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Real models are the same table, only bigger. The table's size is $|V| \times d$:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for name, vocab_size, width in [("course GPT", E.shape[0], E.shape[1]), ("GPT-2 small", 50_257, 768),
                                 ("GPT-3 175B", 50_257, 12_288)]:
     print(f"{name:<12} {vocab_size:>7,} tokens × {width:>6,} = {vocab_size * width:>12,} parameters")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Which rows does a training step change?** The loss depends on row $i$ only if token $i$ is in the batch,
 # so every other row gets a gradient of exactly zero. A fresh `nn.Embedding` shows it:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 torch.manual_seed(0)
 table = nn.Embedding(tokenizer.vocab_size, 16)
 batch = torch.tensor(tokenizer.encode(" the cat played with the dog"))
@@ -114,13 +117,13 @@ print("tokens in the batch:       ", sorted(set(batch.tolist())))
 print("rows with non-zero gradient:", rows_with_gradient)
 assert rows_with_gradient == sorted(set(batch.tolist()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Two caveats in real models. The course GPT (like GPT-2) **ties** the embedding table to its output layer:
 # the same matrix also scores every possible next token, so after one batch *every* row has a gradient.
 # And Adam's momentum and weight decay keep moving rows for a while after their gradient is zero. The
 # statement "only rows in the batch change" is exact for a plain input table with plain SGD.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 gpt.zero_grad()
 x = torch.tensor([tokenizer.encode("\nOnce there was a little girl named Lily.")])
 _, gpt_loss = gpt(x[:, :-1], x[:, 1:])
@@ -130,7 +133,7 @@ print(f"course GPT, one sentence of {x.shape[1] - 1} input tokens: {tied_rows} o
       "have a gradient (the output layer shares the matrix)")
 gpt.zero_grad()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.1 — which rows move?
 # A batch of token IDs is below. Without running `backward`, list the rows of a plain (untied) embedding
 # table that get a non-zero gradient, as a sorted list of ints in `moving_rows`.
@@ -140,21 +143,21 @@ gpt.zero_grad()
 # A row gets a gradient exactly when its token occurs in the batch, however many times.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "-"}
 exercise_batch = torch.tensor([[5, 17, 17, 3], [42, 5, 8, 3]])
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 moving_rows = sorted(set(exercise_batch.flatten().tolist()))
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 probe = nn.Embedding(50, 4)
 probe(exercise_batch).sum().backward()
 check("2.1", moving_rows, (probe.weight.grad.abs().sum(1) > 0).nonzero().flatten().tolist(),
       hint="sorted(set(...)) of the flattened batch.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Counting: bag of words and TF-IDF
 #
 # The oldest word vectors come from counting. Take $n$ documents (here: the 4,000 training stories) and a
@@ -169,7 +172,7 @@ check("2.1", moving_rows, (probe.weight.grad.abs().sum(1) > 0).nonzero().flatten
 #
 # Each document row ends up with length 1. These are scikit-learn's default definitions ("smooth" idf).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 train = storyworld.load_split("train")
 documents = [words(story.text) for story in train.stories]
 vocab = sorted({w for document in documents for w in document})
@@ -188,12 +191,12 @@ idf = torch.log((1 + n_docs) / (1 + df)) + 1
 weighted = counts * idf
 tfidf = weighted / weighted.norm(dim=1, keepdim=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** The package's versions, and scikit-learn's `CountVectorizer` and `TfidfVectorizer` given the
 # same words (`tokenizer=words, lowercase=False`; the other settings are their defaults), produce the same
 # matrices:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 texts = [story.text for story in train.stories]
@@ -211,33 +214,34 @@ print(f"max |ours − CountVectorizer, package| = {diff_counts:.1e}", "✓" if d
 print(f"max |ours − TfidfVectorizer, package| = {diff_tfidf:.1e}", "✓" if diff_tfidf < 1e-12 else "✗")
 assert diff_counts == 0 and diff_tfidf < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # TF-IDF picks out what is special about a story: its names, objects and places score high, and the words
 # every story shares score low.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 row = tfidf[0]
 top = row.argsort(descending=True)[:6].tolist()
 bottom = [j for j in row.argsort().tolist() if row[j] > 0][:4]
 print("highest:", ", ".join(f"{vocab[j]} {row[j]:.2f}" for j in top))
 print("lowest: ", ", ".join(f"{vocab[j]} {row[j]:.2f}" for j in bottom))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # A TF-IDF matrix describes documents by words, and read by columns it describes **words by documents**: the
 # vector of "king" says in which stories, and how strongly, "king" appears. Two words are then similar when
 # they occur in the same stories. Look at what that finds:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 tfidf_vectors = WordVectors(vocab, tfidf.T.float(), "TF-IDF")
 for w in ("king", "red", "dog"):
     print(f"{w:>5}: " + ", ".join(f"{n} {c:.2f}" for n, c in tfidf_vectors.nearest(w, 5)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Neighbours by **co-occurrence** are words that appear *together* ("Once", "In", "end" are in every story,
 # so their columns are identical and tie). A story has one colour and one object, so two colours never share
 # a story: TF-IDF cannot see that "red" and "blue" are the same kind of word. For that we need the words
 # *around* a word, not the document it is in.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.2 — rare words weigh more
 # Using `counts` and `n_docs`, compute the idf of the word `"king"` with the smoothed formula above. Store it
 # in `idf_king` (a Python float).
@@ -248,19 +252,19 @@ for w in ("king", "red", "dog"):
 # `(counts[:, word_to_col["king"]] > 0).sum().item()`. Then `math.log((1 + n_docs) / (1 + df)) + 1`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 df_king = (counts[:, word_to_col["king"]] > 0).sum().item()
 idf_king = math.log((1 + n_docs) / (1 + df_king)) + 1
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("2.2", idf_king, package_idf[word_to_col["king"]].item(),
       hint="idf = ln((1 + n) / (1 + df)) + 1, with df the number of stories containing 'king'.")
 print(f"idf: king {package_idf[word_to_col['king']]:.3f}, the {package_idf[word_to_col['the']]:.3f}, "
       f"Once {package_idf[word_to_col['Once']]:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. word2vec: learn vectors from the company words keep
 #
 # "You shall know a word by the company it keeps" (Firth, 1957). **Skip-gram** turns that into a training
@@ -274,7 +278,7 @@ print(f"idf: king {package_idf[word_to_col['king']]:.3f}, the {package_idf[word_
 #
 # First the training pairs. With a window of 2, "a little girl named Lily":
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def skipgram_pairs(tokens, window):
     return [(tokens[i], tokens[j]) for i in range(len(tokens))
             for j in range(max(0, i - window), min(len(tokens), i + window + 1)) if j != i]
@@ -289,10 +293,10 @@ package_pairs = sorted((example[c], example[o]) for c, o in zip(centers.tolist()
 assert sorted(example_pairs) == package_pairs
 print("same pairs as embeddings.skipgram_pairs ✓")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The loss, written out, against the package's `SkipGram` module on the same weights:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def sgns_loss(v_center, u_context, u_noise):
     """v_center, u_context: (B, d); u_noise: (B, K, d)."""
     positive = F.logsigmoid((v_center * u_context).sum(-1))
@@ -309,12 +313,12 @@ diff = (ours - sg(c, o, noise)).abs().item()
 print(f"max |ours − SkipGram| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
 assert diff < 1e-6
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Now train on all of storyworld's training split: about 300,000 words, every (center, context) pair within 4
 # words, inside one story, 5 noise words per pair, 32 dimensions. Very frequent words ("a", "the") are
 # randomly thinned out (subsampling), as in the original word2vec. Two passes over the data take seconds.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 word_ids = torch.tensor([word_to_col[w] for document in documents for w in document])
 story_of_word = torch.tensor([i for i, document in enumerate(documents) for _ in document])
 start = time.perf_counter()
@@ -330,7 +334,7 @@ ax.plot(result.losses, lw=0.8)
 ax.set(xlabel="step", ylabel="loss per pair", title="word2vec (skip-gram, negative sampling) on storyworld")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.3 — cosine similarity
 # Vectors are compared by the angle between them, not their length:
 # $\cos(a, b) = \dfrac{a^\top b}{\lVert a\rVert\,\lVert b\rVert}$, from $-1$ (opposite) through 0 (unrelated)
@@ -341,14 +345,14 @@ plt.show()
 # `(a @ b / (a.norm() * b.norm())).item()`
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def cosine(a, b):
     # BEGIN SOLUTION
     return (a @ b / (a.norm() * b.norm())).item()
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("2.3", cosine, [
     ((torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])), 0.0),
     ((torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0])), 1.0),
@@ -356,16 +360,16 @@ check_function("2.3", cosine, [
     ((w2v["king"], w2v["queen"]), w2v.similarity("king", "queen")),
 ], hint="Divide the dot product by the product of the two lengths (.norm()).")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Nearest neighbours** of a word are the words with the highest cosine similarity to it:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for w in ("king", "red", "dog", "cake", "park", "Lily", "happy"):
     print(f"{w:>6}: " + ", ".join(f"{n} {c:.2f}" for n, c in w2v.nearest(w, 5)))
 print(f"\nhappy–glad {w2v.similarity('happy', 'glad'):.2f}, sad–angry {w2v.similarity('sad', 'angry'):.2f}, "
       f"happy–sad {w2v.similarity('happy', 'sad'):.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Colours sit with colours, animals with animals, girls' names with girls' names: nobody told the model the
 # categories. Synonyms (happy, glad, proud) are nearly parallel. Antonyms are a classic weakness of
 # word2vec, because "happy" and "sad" fill the same slots; here they are still kept apart (0.6), because a
@@ -374,13 +378,13 @@ print(f"\nhappy–glad {w2v.similarity('happy', 'glad'):.2f}, sad–angry {w2v.s
 # **Analogies.** If the difference queen − king is a "female" direction, then adding it to prince should land
 # near princess: the answer to $a:b :: c:?$ is the word closest to $b - a + c$ (excluding $a$, $b$, $c$).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for a, b, c in [("king", "queen", "prince"), ("boy", "man", "girl"), ("girl", "princess", "boy"),
                 ("woman", "man", "queen")]:
     answer = ", ".join(f"{w} {s:.2f}" for w, s in w2v.analogy(a, b, c, k=3))
     print(f"{a}:{b} :: {c}:?  →  {answer}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.4 — solve an analogy
 # Write `solve_analogy(wv, a, b, c)` that returns the word (a string) whose vector has the highest cosine
 # similarity with `wv[b] - wv[a] + wv[c]`, skipping `a`, `b` and `c` themselves. Loop over `wv.words` and use
@@ -392,7 +396,7 @@ for a, b, c in [("king", "queen", "prince"), ("boy", "man", "girl"), ("girl", "p
 # `max((w for w in wv.words if w not in (a, b, c)), key=lambda w: cosine(wv[w], target))`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def solve_analogy(wv, a, b, c):
     # BEGIN SOLUTION
     target = wv[b] - wv[a] + wv[c]
@@ -400,14 +404,14 @@ def solve_analogy(wv, a, b, c):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("2.4", lambda a, b, c: solve_analogy(w2v, a, b, c), [
     (("king", "queen", "prince"), w2v.analogy("king", "queen", "prince")[0][0]),
     (("man", "woman", "boy"), w2v.analogy("man", "woman", "boy")[0][0]),
     (("girl", "princess", "boy"), w2v.analogy("girl", "princess", "boy")[0][0]),
 ], hint="Build b − a + c once, then take the max over the other words by cosine.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Scoring embeddings against the answer key
 #
 # storyworld knows each content word's category (12 of them: colours, animals, foods, boys' names, ...) and
@@ -424,7 +428,7 @@ check_function("2.4", lambda a, b, c: solve_analogy(w2v, a, b, c), [
 # word2vec, the course GPT's embedding table, and the GPT's **contextual** vectors (next section) averaged
 # over every place a word occurs.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def gpt_hidden_states(idx):
     """The course GPT's vector for every token of a batch of token IDs (B, T) after each stage: the input
     embedding (token + position), then the output of each of the 4 blocks. A list of (B, T, C) tensors."""
@@ -444,7 +448,7 @@ with torch.no_grad():   # proof: our unrolled forward pass gives the model's own
 print(f"max |unrolled − GPT forward| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
 
-# %%
+# %% slideshow={"slide_type": "-"}
 validation = storyworld.load_split("validation")
 encoded = [tokenizer.encode("\n" + story.text) for story in validation.stories[:200]]
 T = max(map(len, encoded))
@@ -472,7 +476,7 @@ gpt_table = WordVectors([pieces[i] for i in range(len(pieces)) if is_word[i]], E
 random_baseline = embeddings.random_vectors(vocab, 32, seed=0)
 print(f"contextual vectors from {len(occurrence_ids):,} word occurrences in {len(encoded)} validation stories")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 chance = embeddings.chance_purity(CATEGORIES)
 print(f"{'vectors':<32}{'dims':>6}{'purity@5':>10}{'analogies':>11}")
 print(f"{'chance (expected)':<32}{'':>6}{chance:>10.3f}{1 / (len(vocab) - 3):>11.3f}")
@@ -481,7 +485,7 @@ for wv in (random_baseline, tfidf_vectors, w2v, gpt_table, contextual[-1]):
     scores[wv.name] = embeddings.score_embeddings(wv, CATEGORIES, ANALOGIES, k=5)
     print(f"{wv.name:<32}{wv.dim:>6}{scores[wv.name]['purity']:>10.3f}{scores[wv.name]['analogy']:>11.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Honest reading of the table:
 #
 # - random vectors score at chance, as they must; TF-IDF scores *below* chance on purity, for the reason seen
@@ -492,7 +496,7 @@ for wv in (random_baseline, tfidf_vectors, w2v, gpt_table, contextual[-1]):
 #
 # One training run is one sample. word2vec with other seeds:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 seed_scores = [scores["word2vec"]]
 for seed in (1, 2):
     run = embeddings.train_skipgram(word_ids, len(vocab), dim=32, window=4, negatives=5, epochs=2,
@@ -502,7 +506,7 @@ for seed in (1, 2):
 for seed, s in enumerate(seed_scores):
     print(f"word2vec seed {seed}: purity@5 {s['purity']:.3f}, analogies {s['analogy']:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Static vs contextual embeddings
 #
 # word2vec gives "bank" one vector, whether it is "the bank of a river" or "going to the bank": a **static**
@@ -510,7 +514,7 @@ for seed, s in enumerate(seed_scores):
 # **contextual** embedding (BERT, GPT). storyworld's "bank" is "small": it describes a child ("a small boy")
 # and a home ("a small hut"). Here is a validation story with both:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 story = next(s for s in validation.stories
              if re.search(r"was a small (girl|boy|prince|princess)", s.text)
              and re.search(r"in a small (house|hut|cottage|castle|palace)", s.text))
@@ -522,7 +526,7 @@ small = [t for t, token in enumerate(idx.tolist()) if tokenizer.itos[token] == "
 print("' small' at token positions", small, "followed by",
       [tokenizer.itos[idx[t + 1]] for t in small])
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def group_mean(layer, group):
     """Mean contextual vector of a group of words at one stage (each word averaged over its contexts)."""
     return torch.stack([contextual[layer][w] for w in group]).mean(0)
@@ -554,7 +558,7 @@ ax.set(xticks=range(LAYERS), xticklabels=["embed"] + [f"block {i}" for i in rang
 ax.legend(fontsize=7, loc="lower left")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # At the input the two occurrences differ only by their position vectors, and each is as close to the child
 # adjectives as to the home adjectives. Block by block they part: by the last block the "small" before "boy"
 # sits with "little" and "young", the one before "hut" with "big", "pretty" and "warm". (The GPT is causal:
@@ -564,13 +568,13 @@ plt.show()
 # The same averaging shows a cost: deeper vectors describe the *prediction* more than the word, so their
 # category purity drops layer by layer.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for layer, wv in enumerate(contextual):
     s = embeddings.score_embeddings(wv, CATEGORIES, ANALOGIES)
     name = "input embedding" if layer == 0 else f"after block {layer}"
     print(f"{name:<16} purity@5 {s['purity']:.3f}   analogies {s['analogy']:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The embedding-space explorer
 #
 # Like TensorFlow's Embedding Projector: each set of vectors projected to 2-D (PCA or t-SNE), points coloured by
@@ -579,7 +583,7 @@ for layer, wv in enumerate(contextual):
 # two uses of "small" are added as separate points (`small→person`, `small→home`: the next word's category).
 # First a static picture of the default state:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 small_at = (batch_ids[:, :-1] == tokenizer.stoi[" small"]).nonzero().tolist()       # (story, position)
 sense_of = {"home": "small→home"}
 sense_vectors = {}
@@ -602,26 +606,26 @@ view = render_explorer(default, sets, explorer_categories)
 display(view.figure)
 display(HTML(view.html))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Try it (the controls work in a running notebook): search `small→home` in the contextual set, switch to
 # t-SNE, compare TF-IDF's map with word2vec's, type a word that does not exist.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 explorer = EmbeddingExplorer(sets, explorer_categories, default)
 explorer
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Unknown words and malformed expressions give a message instead of an error:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for query, analogy in [("dragon", ""), ("King", "queen - kingg + prince"), ("", "queen -")]:
     print(render_explorer(replace(default, query=query, analogy=analogy), sets, explorer_categories).messages)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The same vectors under t-SNE, which keeps close neighbours close but distorts large distances: word2vec's
 # categories come out as islands, while TF-IDF's map has no colour-coherent islands at all.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 for ax, name in zip(axes, ("word2vec", "TF-IDF")):
     wv = sets[name]
@@ -637,7 +641,7 @@ axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Positional encodings
 #
 # Self-attention mixes token vectors with weights computed from the vectors themselves, so it treats its
@@ -646,7 +650,7 @@ plt.show()
 # (PyTorch's, untrained, without a mask) without positions, the two give the same outputs up to order, so
 # any summary of them — here the mean over tokens, which a classifier might read — is identical:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 torch.manual_seed(0)
 cat_words = ["the", "cat", "sat", "on", "mat"]
 toy_embedding = nn.Embedding(len(cat_words), 16)
@@ -673,10 +677,11 @@ print(f"without positions: max |mean output₁ − mean output₂| = {no_pos:.1e
 print(f"with sinusoidal positions:   max |mean output₁ − mean output₂| = {with_pos:.2f}")
 assert no_pos < 1e-5 and cat_same < 1e-5 and with_pos > 0.01
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # (A decoder's causal mask breaks this symmetry, since each token sees a different prefix, and GPT-style models
 # can learn some order from it alone; every major model adds positions anyway.)
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Sinusoidal encodings
 # The original transformer adds a fixed vector to the token embedding at position $p$:
 #
@@ -684,7 +689,7 @@ assert no_pos < 1e-5 and cat_same < 1e-5 and with_pos > 0.01
 #
 # Pair $i$ is a clock hand turning at speed $\omega_i$: the first pairs turn fast, the last ones slowly.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def sinusoidal(n_positions, d):
     pe = torch.zeros(n_positions, d, dtype=torch.float64)
     for p in range(n_positions):
@@ -700,12 +705,12 @@ diff = (ours - positional.sinusoidal_encoding(128, 128, dtype=torch.float64)).ab
 print(f"max |ours − positional.sinusoidal_encoding| = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
 assert diff < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the dot product of two encodings is
 # $PE_p \cdot PE_q = \sum_i \cos\big((p-q)\,\omega_i\big)$: it depends on the distance $p - q$ only, and it is
 # largest at distance 0.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 starts = (0, 20, 60)
 curves = torch.stack([ours[p0] @ ours[p0:p0 + 64].T for p0 in starts])   # PE_p0 · PE_{p0+k}, k = 0..63
 spread = (curves - curves[0]).abs().max().item()
@@ -724,13 +729,13 @@ axes[1].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Learned position embeddings
 # GPT-2 (and the course GPT) instead learn a second table, one row per position up to the context window,
 # added to the token embedding: `x = wte(ids) + wpe(positions)`. Nothing forces it to be smooth, but training
 # makes neighbouring positions similar. The course GPT's 128 position vectors:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 wpe = gpt.transformer.wpe.weight.detach()
 position_similarity = embeddings.cosine_similarity(wpe, wpe)
 print(f"{wpe.shape[0]} positions × {wpe.shape[1]} dims; mean cosine to the next position "
@@ -750,11 +755,12 @@ ax.set(xlabel="position", ylabel="position", title="Course GPT: cosine of learne
 fig.colorbar(im, ax=ax)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # A learned table knows only the positions it was trained on: the course GPT cannot read token 129
 # (`block_size` is 128). Sinusoids can be computed for any position, though models do not automatically
 # *generalize* to lengths they never saw.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Rotary position embedding (RoPE)
 # Most current models (LLaMA, Mistral, Qwen, ...) add nothing to the embedding. RoPE **rotates** each query and
 # key vector inside attention: the pair of features $(x_{2i}, x_{2i+1})$ at position $m$ turns by the angle
@@ -767,7 +773,7 @@ plt.show()
 # Rotations compose, $R_m^\top R_n = R_{n-m}$, so the attention score $(R_m q)^\top (R_n k) = q^\top R_{n-m}\,k$
 # depends on the **relative** position $n - m$ only.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def rotation_matrix(m, d):
     blocks = []
     for i in range(d // 2):
@@ -803,7 +809,7 @@ lengths = (positional.apply_rope(xs).norm(dim=1) - xs.norm(dim=1)).abs().max().i
 print(f"rotations keep lengths: max | |RoPE(x)| − |x| | = {lengths:.1e}")
 assert gap < 1e-9 and lengths < 1e-12
 
-# %%
+# %% slideshow={"slide_type": "-"}
 offsets = torch.arange(-40, 41)
 fig, ax = plt.subplots(figsize=(6, 3))
 for m in (0, 100, 1000):
@@ -814,7 +820,7 @@ ax.set(xlabel="relative position n − m", ylabel=r"$(R_m q)\cdot(R_n k)$",
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.5 — how fast do the hands turn?
 # For RoPE with $d = 64$ and base 10000, pair $i$ turns by $\theta_i = 10000^{-2i/64}$ radians per
 # position. After how many positions is pair 0 back where it started (`period_first`), and the last pair,
@@ -825,20 +831,20 @@ plt.show()
 # A full turn is $2\pi$ radians, so the period is $2\pi / \theta_i$.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 period_first = 2 * math.pi / 10000 ** (-2 * 0 / 64)
 period_last = 2 * math.pi / 10000 ** (-2 * 31 / 64)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("2.5a", period_first, 2 * math.pi, hint="θ_0 = 1 radian per position.")
 angles = positional.rope_angles(torch.tensor([1]), 64)[0]
 check("2.5b", period_last, 2 * math.pi / angles[-1].item(), hint="θ_31 = 10000^(-62/64): divide 2π by it.")
 print(f"pair 0 repeats every {2 * math.pi:.1f} positions, pair 31 every {2 * math.pi / angles[-1]:,.0f}: "
       "fast pairs resolve nearby order, slow ones far-away order")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - An embedding matrix is a lookup table: one-hot × $E$ = row of $E$ = `nn.Embedding`. Only the rows of the
 #   tokens in a batch get a gradient, unless the matrix is tied to the output layer (GPT-2, the course GPT).
@@ -854,5 +860,5 @@ print(f"pair 0 repeats every {2 * math.pi:.1f} positions, pair 31 every {2 * mat
 #
 # **Next:** [03 · Attention](03_attention.ipynb) — how the tokens' vectors are mixed.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 03 · Attention from scratch
 #
 # An embedding gives each token one vector, whatever surrounds it: "she" gets the same vector in every
@@ -19,7 +21,8 @@
 # builds them. Each token compares itself with every other token, turns the similarities into weights that sum
 # to 1, and takes the weighted mix of their vectors. That one operation, repeated in every layer of a GPT, is
 # what lets information move between positions.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. compute attention by hand: dot-product similarities, softmax weights, context vectors; then with trainable
@@ -36,7 +39,7 @@
 #
 # **Time:** about 30 minutes to read and run; the whole notebook runs in about a minute on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import time
 
@@ -57,13 +60,13 @@ torch.manual_seed(0)
 torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
 plt.rcParams["figure.dpi"] = 80
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Attention is a weighted mix, weighted by similarity
 #
 # Take a five-token sentence and give each token a small hand-made embedding, one number per feature. (A
 # real model learns hundreds of features; notebook 02 showed how.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 tokens = ["Lily", "loved", "her", "red", "ball"]
 features = ["person", "female", "thing", "action", "colour"]
 X = torch.tensor([
@@ -76,7 +79,7 @@ X = torch.tensor([
 ])
 print(f"X: {tuple(X.shape)} = (tokens, features)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Attention asks, for every token $i$: *how similar is each token $j$ to me?* The dot product
 # $s_{ij} = x_i \cdot x_j$ is large when two vectors point the same way. A softmax over each row turns the
 # scores into weights that are positive and sum to 1,
@@ -86,7 +89,7 @@ print(f"X: {tuple(X.shape)} = (tokens, features)")
 # and the **context vector** of token $i$ is the weighted mix $z_i = \sum_j a_{ij}\, x_j$. For all tokens at
 # once: $Z = \mathrm{softmax}(X X^\top)\, X$.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 scores = X @ X.T                    # (5, 5): scores[i, j] = x_i · x_j
 weights = scores.softmax(dim=-1)    # (5, 5): each row sums to 1
 context = weights @ X               # (5, 5): row i = Σ_j weights[i, j] · x_j
@@ -106,12 +109,13 @@ for ax, matrix, title in ((axes[0], scores, "scores  X Xᵀ"), (axes[1], weights
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # "her" puts most of its weight on itself and on "Lily", so its context vector is mostly person and female:
 # the pronoun has borrowed the meaning of the name. Two things are not yet right. The similarity is
 # symmetric ($x_i \cdot x_j = x_j \cdot x_i$), so "Lily" must look at "her" exactly as hard as "her" looks at
 # "Lily"; and every token looks mostly at itself. Both are fixed by the next section.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.1 — one context vector with a loop
 # Compute the context vector of "ball" (row 4) without matrix products: for each token $j$ take the score
 # $x_4 \cdot x_j$, turn the five scores into weights with a softmax you write yourself
@@ -124,7 +128,7 @@ plt.show()
 # and `sum(weights[j] * X[j] for j in range(5))`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 ball_scores = [torch.dot(X[4], X[j]).item() for j in range(5)]
 exps = [math.exp(s) for s in ball_scores]
@@ -132,11 +136,11 @@ ball_weights = [e / sum(exps) for e in exps]
 ball_context = sum(ball_weights[j] * X[j] for j in range(5))
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("3.1", ball_context, context[4], atol=1e-5,
       hint="Weights are exp(score) / sum of exp(scores), then sum weights[j] * X[j] over j.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Queries, keys and values
 #
 # The names come from databases. A **query** is what a token is looking for; each token also offers a
@@ -149,7 +153,7 @@ check("3.1", ball_context, context[4], atol=1e-5,
 # roles differ, so attention can be asymmetric. Training (notebook 05) picks $W_q, W_k, W_v$ by gradient
 # descent; here they are random, so the weights mean nothing yet. Section 8 looks at what training chose.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 d_in, d_k = X.shape[1], 3
 generator = torch.Generator().manual_seed(0)
 W_q, W_k, W_v = (nn.Parameter(torch.randn(d_in, d_k, generator=generator)) for _ in range(3))
@@ -160,7 +164,7 @@ print(f"Q, K, V: {tuple(Q.shape)}; context vectors Z: {tuple(Z.shape)}")
 print(f"her → Lily {qk_weights[2, 0]:.3f}   but   Lily → her {qk_weights[0, 2]:.3f}  (no longer symmetric)")
 print(f"trainable parameters: 3 × {d_in} × {d_k} = {sum(W.numel() for W in (W_q, W_k, W_v))}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Why divide by $\sqrt{d_k}$
 #
 # If the entries of $q$ and $k$ are independent with mean 0 and variance 1, then
@@ -170,7 +174,7 @@ print(f"trainable parameters: 3 × {d_in} × {d_k} = {sum(W.numel() for W in (W_
 # (which is $a_j(\delta_{jj'} - a_{j'})$) vanishes, so training stalls. Dividing by $\sqrt{d_k}$ brings the
 # variance back to 1 whatever the head size. Let us measure both claims.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 generator = torch.Generator().manual_seed(0)
 sizes = [4, 16, 64, 256, 1024]
 T_keys = 16
@@ -200,10 +204,11 @@ axes[1].legend()
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Unscaled, the variance tracks $d_k$ and by $d_k = 256$ the softmax is nearly one-hot: almost all weight on
 # one key, almost no gradient to learn from. Scaled, the variance stays at 1 and the weights stay spread.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Masks, and dropout on the weights
 #
 # **Causal mask.** A language model predicts token $t+1$ from tokens $1..t$, and it trains on every position
@@ -211,7 +216,7 @@ plt.show()
 # the score matrix is set to $-\infty$ *before* the softmax, which makes those weights exactly 0 and the
 # remaining ones in each row still sum to 1.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 T = len(tokens)
 mask = torch.ones(T, T, dtype=torch.bool).tril()             # True where query i may look at key j (j <= i)
 causal_scores = scores.masked_fill(~mask, float("-inf"))
@@ -220,7 +225,7 @@ print(mask.int())
 print(causal_weights.round(decimals=2))
 print("row sums:", causal_weights.sum(-1).round(decimals=4).tolist())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Padding mask.** Sequences in a batch have different lengths, so the short ones are padded to a common
 # length. Padding tokens are not text: no query may attend to them. A padding mask hides those *keys*; it has
 # shape $(B, 1, 1, T)$ so that it broadcasts over heads and queries, and it combines with the causal mask by a
@@ -229,7 +234,7 @@ print("row sums:", causal_weights.sum(-1).round(decimals=4).tolist())
 # Here is the attention function with a mask and dropout, written out once and reused for the rest of the
 # notebook:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def attention(q, k, v, mask=None, dropout_p=0.0):
     """softmax(q kᵀ / √d_k) v.  q: (..., Tq, d_k), k: (..., Tk, d_k), v: (..., Tk, d_v) → (..., Tq, d_v).
     mask: bool, broadcastable to (..., Tq, Tk), True where a query may attend to a key."""
@@ -249,7 +254,7 @@ _, padded_weights = attention(batch, batch, batch, mask=padding & mask)
 print("sentence 2, weights with causal & padding masks:")
 print(padded_weights[1].round(decimals=2))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Rows 3 and 4 of sentence 2 are padding queries: their outputs are ignored later (the loss skips them), so
 # whatever they attend to does not matter. The real tokens never look at padding.
 #
@@ -257,7 +262,7 @@ print(padded_weights[1].round(decimals=2))
 # $1/(1-p)$, so each output is correct *on average*. It discourages a head from relying on one single key.
 # At evaluation time it is off.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 torch.manual_seed(0)
 _, undropped = attention(X, X, X, mask=mask)
 _, dropped = attention(X, X, X, mask=mask, dropout_p=0.5)
@@ -267,11 +272,11 @@ average = torch.stack([attention(X, X, X, mask=mask, dropout_p=0.5)[1] for _ in 
 print(f"averaged over 4000 draws, the weights differ from the undropped ones by at most "
       f"{(average - undropped).abs().max():.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** Our function against PyTorch's fused kernel, which takes the same boolean convention (True =
 # may attend):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 q, k, v = torch.randn(3, 2, 4, 7, 16).unbind(0)                       # (B=2, heads=4, T=7, d=16)
 ours, _ = attention(q, k, v, mask=torch.ones(7, 7, dtype=torch.bool).tril())
 theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -279,7 +284,7 @@ diff = (ours - theirs).abs().max().item()
 print(f"max |ours − F.scaled_dot_product_attention| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.2 — build the causal mask
 # Write `my_causal_mask(T)` that returns a `(T, T)` boolean tensor, True where query $i$ may attend to key
 # $j$, i.e. where $j \le i$, without `tril`.
@@ -290,7 +295,7 @@ assert diff < 1e-5
 # positions `[None, :]`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def my_causal_mask(T):
     # BEGIN SOLUTION
     positions = torch.arange(T)
@@ -298,14 +303,14 @@ def my_causal_mask(T):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("3.2", my_causal_mask, [
     (1, torch.ones(1, 1, dtype=torch.bool)),
     (3, torch.ones(3, 3, dtype=torch.bool).tril()),
     (6, course_attention.causal_mask(6)),
 ], hint="Key j is visible to query i when j <= i: compare arange(T)[None, :] with arange(T)[:, None].")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Multi-head attention, and heads that share keys
 #
 # One head computes one pattern of weights. **Multi-head attention** runs $h$ heads side by side, each on its
@@ -320,7 +325,7 @@ check_function("3.2", my_causal_mask, [
 # (heads, head size) and move the head axis next to the batch axis, so one batched matrix product serves all
 # heads. Watch the shapes:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 B, T, C, n_heads = 2, 5, 8, 2
 x = torch.randn(B, T, C)
 q_proj = nn.Linear(C, C)
@@ -336,7 +341,7 @@ y = (q @ q.transpose(-2, -1)).softmax(-1) @ q
 print(f"weights @ v                      {tuple(y.shape)}   (B, nh, T, hs)")
 print(f".transpose(1, 2).reshape(B, T, C) {tuple(y.transpose(1, 2).reshape(B, T, C).shape)}   heads side by side again")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.3 — split into heads
 # Write `split_heads(x, n_heads)` that turns a `(B, T, C)` tensor into `(B, n_heads, T, C // n_heads)`, head
 # $m$ holding channels $m \cdot hs$ to $(m+1) \cdot hs - 1$.
@@ -346,7 +351,7 @@ print(f".transpose(1, 2).reshape(B, T, C) {tuple(y.transpose(1, 2).reshape(B, T,
 # `x.view(B, T, n_heads, C // n_heads)` splits the last axis; `.transpose(1, 2)` swaps time and heads.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def split_heads(x, n_heads):
     # BEGIN SOLUTION
     B, T, C = x.shape
@@ -354,7 +359,7 @@ def split_heads(x, n_heads):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sample = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)
 check_function("3.3", split_heads, [
     ((sample, 2), torch.stack([sample[..., :4], sample[..., 4:]], dim=1)),
@@ -362,7 +367,7 @@ check_function("3.3", split_heads, [
     ((sample, 1), sample[:, None]),
 ], hint="view(B, T, n_heads, C // n_heads), then transpose(1, 2).")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Multi-query and grouped-query attention.** When a model generates text it caches the keys and values of
 # every earlier token, so that each new token computes only its own (the KV cache, notebook 06). That cache,
 # not the weights, is what fills a GPU's memory on long texts. **Multi-query attention** (MQA) keeps $h$ query
@@ -370,7 +375,7 @@ check_function("3.3", split_heads, [
 # key/value heads, each shared by a group of $h/g$ query heads. MHA is $g = h$, MQA is $g = 1$. The
 # implementation only changes the width of $W_k, W_v$ and repeats each key/value head for its group:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 class MultiHeadAttention(nn.Module):
     def __init__(self, d_model, n_heads, n_kv_heads=None, dropout=0.0):
         super().__init__()
@@ -411,13 +416,14 @@ for name, n_kv in (("MHA", 32), ("GQA", 8), ("MQA", 1)):  # a 7B-parameter model
     kv = course_attention.kv_cache_bytes(n_layers=32, n_kv_heads=n_kv, head_size=128, seq_len=4096)
     print(f"7B-size model, {name} with {n_kv:>2} KV heads: KV cache for 4,096 tokens in float16 = {kv / 2**30:.3f} GiB")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With 8 key/value heads instead of 32 the cache is 4× smaller, with one it is 32× smaller; quality drops a
 # little with MQA, hardly with GQA, which is why Llama 2/3 and Mistral use GQA. The formula is
 #
 # $$\text{KV bytes} = 2 \times \text{layers} \times \text{KV heads} \times \text{head size} \times
 # \text{tokens} \times \text{batch} \times \text{bytes per number}.$$
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.4 — size a KV cache
 # A Mistral-7B-like model has 32 layers, 8 key/value heads of size 128 and a context of 32,768 tokens. How many
 # bytes does its KV cache take for one sequence in bfloat16 (2 bytes per number)? Store it in
@@ -429,19 +435,19 @@ for name, n_kv in (("MHA", 32), ("GQA", 8), ("MQA", 1)):  # a 7B-parameter model
 # Multiply: 2 (keys and values) × layers × KV heads × head size × tokens × bytes per number.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 mistral_kv_bytes = 2 * 32 * 8 * 128 * 32_768 * 2
 course_gpt_kv_bytes = 2 * 4 * 4 * 32 * 128 * 4
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("3.4a", mistral_kv_bytes, 4 * 2**30, hint="2 × 32 × 8 × 128 × 32,768 × 2 bytes: exactly 4 GiB.")
 check("3.4b", course_gpt_kv_bytes, course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4),
       hint="float32 numbers take 4 bytes; the course GPT has no grouped heads: 4 KV heads.")
 print(f"Mistral-like: {mistral_kv_bytes / 2**30:.0f} GiB per sequence; course GPT: {course_gpt_kv_bytes / 1024:.0f} KiB")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Proof: equal to PyTorch, and to the course GPT
 #
 # Four references, several shapes, with and without the causal mask:
@@ -453,7 +459,7 @@ print(f"Mistral-like: {mistral_kv_bytes / 2**30:.0f} GiB per sequence; course GP
 # * the `CausalSelfAttention` layer inside the course GPT (`course_utils.model`), whose fused `c_attn` holds
 #   $W_q, W_k, W_v$ stacked the other way.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def copy_from_torch(ours, mha):
     with torch.no_grad():
         for proj, w, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), mha.in_proj_weight.chunk(3),
@@ -520,7 +526,7 @@ worst = max(r[3] for r in results)
 print(f"\nlargest difference over {len(results)} comparisons: {'< 1e-6' if worst < 1e-6 else f'{worst:.1e}'} ✓")
 assert worst <= 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The cost: quadratic in the length
 #
 # Every query meets every key: for $T$ tokens that is a $T \times T$ matrix of scores per head, so time grows
@@ -530,7 +536,7 @@ assert worst <= 1e-5
 # one sequence with 4 heads of size 32, on one thread. (The timings vary from run to run; the memory counts do
 # not.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 def best_time(fn, repeats=5):
     """Least CPU time of this thread over a few runs: unlike wall-clock time, it does not count the moments
@@ -580,14 +586,14 @@ for name, values in cost.items():
     print(f"{name}: each doubling of T multiplies the time by " + ", ".join(f"×{r:.1f}" for r in ratios)
           + "  (×4 is quadratic)")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 memory_ratio = cost["written out"][-1][1] / cost["written out"][-2][1]
 fused_ratio = cost["fused F.sdpa"][-1][1] / cost["written out"][-1][1]
 print(f"memory of the written-out version: ×{memory_ratio:.1f} per doubling of T")
 print(f"at T = {lengths[-1]}, the fused kernel allocates {'under 1%' if fused_ratio < 0.01 else f'{fused_ratio:.0%}'} "
       f"of the written-out memory")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # At $T = 2048$ each score matrix takes 64 MB. The operating system hands out blocks that large as fresh pages,
 # and the first write to each page costs time, so the written-out version can grow even faster than $T^2$ there:
 # one more price of storing the whole matrix, and one the fused kernel does not pay.
@@ -595,7 +601,8 @@ print(f"at T = {lengths[-1]}, the fused kernel allocates {'under 1%' if fused_ra
 # That quadratic term is why attention is the most expensive part of a transformer on long texts, why context
 # windows were long stuck at a few thousand tokens, and why so much work goes into fused kernels, KV caches and
 # grouped key/value heads.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. What heads learn: a pronoun head
 #
 # The course GPT (4 layers × 4 heads, trained by `scripts/train_storyworld_gpt.py` on storyworld) has to predict
@@ -608,7 +615,7 @@ print(f"at T = {lengths[-1]}, the fused kernel allocates {'under 1%' if fused_ra
 # most recent name", which is strong here because storyworld only writes "she" or "he" when one character of
 # that gender is in the story.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 validation = storyworld.load_split("validation")
 encoded = coreference.encode_stories(validation.stories, tokenizer)
 link = encoded.links[0]
@@ -637,12 +644,12 @@ ax.set(xticks=range(4), yticks=range(4), xlabel="head", ylabel="layer",
        title=f"Pronoun → antecedent\n(chance {baselines['uniform']:.0%})")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "-"}
 print(f"layer {layer}, head {head}, by pronoun:")
 for pronoun, (accuracy, count) in head_scores.by_pronoun(layer, head).items():
     print(f"  {pronoun:>4}: {accuracy:6.1%}  of {count}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Read that honestly. The best head finds the antecedent about ten times more often than chance, mostly for
 # subject pronouns ("she", "he"): from the pronoun it looks back at the name the pronoun stands for. It almost
 # never does so for "her", "his", "him" or "it", and the plain rule "most recent name" beats it by far. One head
@@ -652,7 +659,7 @@ for pronoun, (accuracy, count) in head_scores.by_pronoun(layer, head).items():
 # name, and the head is sometimes right: it behaves as if its query asked for a name of the right gender rather
 # than for the closest name. Here is the first such pronoun (explore others in the viewer of section 9):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 rule_hits = np.array([coreference.most_recent_name(encoded.pieces[l.story], l.pronoun_pos) == l.antecedent_pos
                       for l in head_scores.links])
 head_hits = head_scores.hits[:, layer, head]
@@ -663,11 +670,12 @@ example_story = validation.stories[example.story]
 display(SVG(render_svg(AttentionData.from_model(gpt, tokenizer, example_story.text),
                        ViewState("head", layer=layer, head=head, selected=example.pronoun_pos))))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Why would the link be made *at* the pronoun? A causal model has to choose between "she" and "he" one token
 # earlier: the token **before** the pronoun is where "she" is predicted, so that is where knowing the character
 # pays off. Which head looks at the antecedent from there?
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.5 — look from the token before the pronoun
 # `maps = coreference.attention_maps(gpt, idx)` gives every head's weights, shape (stories, layers, heads, T, T).
 # For the first 100 stories, compute for each layer and head the fraction of their pronouns for which the
@@ -680,11 +688,11 @@ display(SVG(render_svg(AttentionData.from_model(gpt, tokenizer, example_story.te
 # compare it with `l.antecedent_pos`, add up the hits and divide by `len(first_100)`.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "-"}
 maps = coreference.attention_maps(gpt, encoded.batch(0, 100))             # (100, 4, 4, T, T)
 first_100 = [l for l in encoded.links if l.story < 100]
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 hits = torch.zeros(4, 4)
 for l in first_100:
@@ -693,7 +701,7 @@ for l in first_100:
 before_accuracy = (hits / len(first_100)).numpy()
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 story_lengths = [len(ids) for ids in encoded.ids]
 expected = coreference.score_attention(maps, first_100, story_lengths, query_offset=-1)[0].mean(axis=0)
 check("3.5", before_accuracy, expected, atol=1e-6,
@@ -702,12 +710,13 @@ best_before = np.unravel_index(np.argmax(expected), expected.shape)
 print(f"from the token before the pronoun, the best head is layer {best_before[0]}, head {best_before[1]}: "
       f"{expected[best_before]:.0%} (chance {coreference.chance_baselines(encoded, -1)['uniform']:.0%})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # A head in the *first* layer points at the antecedent from the position that must predict the pronoun far more
 # often than any head does from the pronoun itself. A first-layer head sees only token identities and positions,
 # so it has learned something like "look at the most recent name": enough to tell "she" from "he". Attention
 # heads are small, specialised lookups, and where they look depends on what the position has to predict.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. The attention viewer
 #
 # Three views of the same numbers, after BertViz:
@@ -720,7 +729,7 @@ print(f"from the token before the pronoun, the best head is layer {best_before[0
 #
 # First the static pictures (they are what you see on GitHub), then the live viewer.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 viewer_text = ("Once upon a time, there was a little girl named Lily. She lived in a small house near the forest. "
                "One day, she met a young boy named Tom. He had a red ball.")
 viewer_data = AttentionData.from_model(gpt, tokenizer, viewer_text)
@@ -728,15 +737,15 @@ she = max(i for i, t in enumerate(viewer_data.tokens) if t.strip() == "she")
 display(SVG(render_svg(viewer_data, ViewState("model"))))
 display(SVG(render_svg(viewer_data, ViewState("neuron", layer=layer, head=head, selected=she))))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # In the live viewer, type any text (words storyworld does not know become `<unk>`), press Enter, then pick a
 # view, a layer and a head. In the head view, hover over a token to isolate its lines and click it to keep only
 # its row with the weights written out; in the model view, click a thumbnail to open that head.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 AttentionViewer(gpt, tokenizer, viewer_text, layer=layer, head=head, selected=she)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - Attention mixes token vectors with weights $a_{ij} = \mathrm{softmax}_j(q_i \cdot k_j / \sqrt{d_k})$: each
 #   token's context vector $z_i = \sum_j a_{ij} v_j$ borrows from the tokens most similar to what it looks for.
@@ -756,5 +765,5 @@ AttentionViewer(gpt, tokenizer, viewer_text, layer=layer, head=head, selected=sh
 # **Next:** [04 · The transformer block](04_transformer_block.ipynb) — attention, feed-forward, residuals and
 # normalization stacked into a GPT.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

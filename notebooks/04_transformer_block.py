@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 04 · The transformer block and a complete GPT
 #
 # Attention lets tokens share information (notebook 03). A **transformer block** wraps it with the three
@@ -19,7 +21,8 @@
 # connections — and a GPT is just embeddings, a stack of identical blocks, and a head that turns vectors back
 # into token scores. By the end we have a model with exactly GPT-2's architecture: GPT-2's published weights
 # load into it and give the same outputs.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. write LayerNorm from scratch, prove it equals PyTorch's, and say how it differs from BatchNorm;
@@ -32,7 +35,7 @@
 #
 # **Time:** about 25 minutes; the cells run in about a minute on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import time
 
@@ -51,7 +54,7 @@ torch.manual_seed(0)
 torch.set_num_threads(2)
 plt.rcParams["figure.dpi"] = 80
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Layer normalization
 #
 # Activations drift in scale as they pass through many layers, which makes training slow and fragile.
@@ -63,7 +66,7 @@ plt.rcParams["figure.dpi"] = 80
 #
 # where $C$ is the vector's length (d_model) and $\epsilon$ (`layer_norm_eps`) avoids dividing by zero.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def layer_norm(x, weight, bias, eps=1e-5):
     mean = x.mean(dim=-1, keepdim=True)                  # (..., 1): one mean per token
     var = x.var(dim=-1, keepdim=True, unbiased=False)    # population variance, as in the formula
@@ -86,14 +89,14 @@ diff_course = (course(x) - reference(x)).abs().max().item()
 print(f"max |course_utils LayerNorm − nn.LayerNorm| = {diff_course:.1e}", "✓" if diff_course < 1e-5 else "✗")
 assert diff_course < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### LayerNorm vs BatchNorm: which numbers are averaged together
 # **BatchNorm** normalizes each *feature* across the examples of a batch (and positions); **LayerNorm**
 # normalizes each *token* across its own features. So BatchNorm's output for one example depends on which other
 # examples share its batch — awkward for variable-length text and for generating one token at a time — while
 # LayerNorm treats every token alone.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 acts = torch.randn(4, 6) * torch.tensor([1.0, 5.0, 0.5, 2.0, 8.0, 1.0]) + 2   # 4 tokens × 6 features
 ln_out = F.layer_norm(acts, (6,))
 bn_out = F.batch_norm(acts, None, None, training=True)
@@ -116,7 +119,7 @@ fig.suptitle("Cells of one colour are normalized together")
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.1 — LayerNorm without weights
 # Write `normalize(x)` that returns LayerNorm's output with $\gamma = 1$, $\beta = 0$ and $\epsilon = 10^{-5}$,
 # over the last dimension, without calling any normalization function from torch.
@@ -127,7 +130,7 @@ plt.show()
 # `x.var(-1, keepdim=True, unbiased=False)`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def normalize(x):
     # BEGIN SOLUTION
     mean = x.mean(-1, keepdim=True)
@@ -136,12 +139,12 @@ def normalize(x):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 cases = [((t,), F.layer_norm(t, t.shape[-1:])) for t in (torch.randn(3, 4), torch.randn(2, 3, 16) * 7 + 1)]
 check_function("4.1", normalize, cases,
                hint="unbiased=False: LayerNorm divides by C, not C − 1.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Residual (shortcut) connections
 #
 # Backpropagation multiplies one factor per layer. If those factors are mostly below 1, the gradient reaching
@@ -152,7 +155,7 @@ check_function("4.1", normalize, cases,
 # Below: a stack of 20 small layers, the same weights, with and without shortcuts. We measure the gradient
 # norm that reaches each layer's weights.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 class DeepStack(nn.Module):
     def __init__(self, depth=20, width=32, shortcut=True):
         super().__init__()
@@ -181,7 +184,7 @@ ax.legend()
 plt.show()
 print(f"first-layer gradient: plain {grad_norms[False][0]:.1e}, residual {grad_norms[True][0]:.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The feed-forward network
 #
 # After attention mixes information *between* tokens, a small two-layer network processes each token *on its
@@ -193,7 +196,7 @@ print(f"first-layer gradient: plain {grad_norms[False][0]:.1e}, residual {grad_n
 # GPT-2 uses **GELU**, $x\,\Phi(x)$ with $\Phi$ the normal CDF: like ReLU for large $|x|$ but smooth, and it
 # lets small negative values through.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 z = torch.linspace(-4, 4, 200)
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(z, F.relu(z), label="ReLU")
@@ -209,7 +212,7 @@ tokens = torch.randn(2, 16, 64)                                       # (B, T, C
 print("FFN:", tuple(tokens.shape), "→", tuple(ffn.c_fc(tokens).shape), "→", tuple(ffn(tokens).shape))
 print(f"FFN parameters: {sum(p.numel() for p in ffn.parameters()):,} = 8·C² + 5·C = {8 * 64**2 + 5 * 64:,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The block: pre-norm vs post-norm
 #
 # A block is attention and the FFN, each wrapped in a residual connection and a LayerNorm. Where the norm sits
@@ -224,7 +227,7 @@ print(f"FFN parameters: {sum(p.numel() for p in ffn.parameters()):,} = 8·C² + 
 # similar size. In post-norm every path goes through a LayerNorm per layer. Measure it at initialization,
 # on a 16-block model:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 stories = storyworld.load_split("train", 1500).text
 val_text = storyworld.load_split("validation", 100).text
 word_tokenizer = WordTokenizer.train(stories)
@@ -256,14 +259,14 @@ for prenorm, name in ((True, "pre-norm "), (False, "post-norm")):
     g = block_grads[prenorm]
     print(f"{name}: largest / median block gradient = {max(g) / sorted(g)[len(g) // 2]:.1f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Pre-norm gives every block a gradient of the same size. In the post-norm model the first block gets a
 # gradient about seventeen times larger than the typical block: one learning rate cannot suit them all.
 # Uneven, badly scaled gradients at the start are why post-norm Transformers need a learning-rate warmup
 # (Xiong et al., 2020). Train both for 120 steps with **no warmup** (and no gradient clipping), at a moderate
 # and at a high learning rate:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 runs = {}
 for lr in (1e-2, 3e-2):
     for prenorm in (True, False):
@@ -284,11 +287,12 @@ for ax, lr in zip(axes, (1e-2, 3e-2)):
     ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # At the moderate rate the post-norm model trains well — that is why the 2017 Transformer worked. At the
 # higher rate it stops learning, while pre-norm keeps going. Pre-norm is the robust choice, which matters
 # when one training run costs millions (notebook 05).
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The complete GPT
 #
 # $$\text{tokens} \xrightarrow{\text{token + position embeddings}} x_0
@@ -301,12 +305,12 @@ plt.show()
 #
 # The course GPT (`course_utils.model.GPT`) is configured by the usual hyperparameter table:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 gpt2_small = gpt2_config()
 for name, value, meaning in gpt2_small.hyperparameter_table():
     print(f"{name:<24}{str(value):<10}{meaning}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Count GPT-2 small's parameters by formula. With $V$ tokens, context $T$, width $C$ and $L$ blocks:
 #
 # - token and position embeddings: $VC + TC$ (the LM head is tied: no extra parameters);
@@ -314,7 +318,7 @@ for name, value, meaning in gpt2_small.hyperparameter_table():
 #   LayerNorms $4C$ — in all $12C^2 + 13C$;
 # - final LayerNorm: $2C$.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 V, T, C, L = 50257, 1024, 768, 12
 by_formula = V * C + T * C + L * (12 * C**2 + 13 * C) + 2 * C
 gpt2_model = GPT(gpt2_small)
@@ -335,7 +339,7 @@ plt.show()
 print(f"GPT-3: 12·96·12288² = {12 * 96 * 12288**2 / 1e9:.0f}B parameters in its blocks")
 del gpt2_model
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.2 — one block of GPT-2 small
 # How many parameters does one GPT-2 small block have? Store the number in `block_params`, computed from the
 # formula with $C = 768$.
@@ -345,16 +349,16 @@ del gpt2_model
 # $12C^2 + 13C$.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 block_params = 12 * 768**2 + 13 * 768
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("4.2", block_params, sum(p.numel() for p in Block(gpt2_small).parameters()),
       hint="Attention 4C² + 4C, FFN 8C² + 5C, two LayerNorms 4C.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Identical to GPT-2
 #
 # GPT-2's released weights use the same names as our modules (`transformer.h.0.attn.c_attn.weight`, ...). One
@@ -364,7 +368,7 @@ check("4.2", block_params, sum(p.numel() for p in Block(gpt2_small).parameters()
 # **Proof**, offline: build Hugging Face's GPT-2 with random weights, copy them into the course GPT, and compare
 # the logits.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 try:
     import transformers
 except ImportError:
@@ -385,11 +389,11 @@ if transformers is not None:
     print(f"max |course GPT − transformers GPT-2| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
     assert diff < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With a network connection you can load the real GPT-2 (548 MB, downloaded once, checksum-verified) into the
 # course class and let it write. Set `LOAD_REAL_GPT2 = True` to try it.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 LOAD_REAL_GPT2 = False
 
 if not LOAD_REAL_GPT2:
@@ -406,7 +410,7 @@ else:
         out = real_gpt2.generate(prompt, 40, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0))
         print(encoding.decode(out[0].tolist()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Encoder-only, decoder-only, encoder-decoder
 #
 # The same block serves three families; what changes is **which positions may attend to which** and **what
@@ -422,7 +426,7 @@ else:
 # token at a time. Cross-attention is ordinary attention whose queries come from the decoder and whose keys
 # and values come from the encoder's output.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 T_enc, T_dec = 6, 4
 masks = {
     "encoder: bidirectional": torch.ones(T_enc, T_enc),
@@ -454,10 +458,10 @@ changed[0, -1] += 1
 dec_changed = F.scaled_dot_product_attention(changed, changed, changed, is_causal=True)
 print("decoder outputs that changed:", (dec_changed - dec_out).abs().amax(-1)[0].gt(1e-6).tolist())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The three training objectives on one storyworld sentence (word-level for readability):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sentence = "Lily had a red ball and she loved it very much".split()
 g = torch.Generator().manual_seed(3)
 masked = [w if torch.rand(1, generator=g).item() > 0.25 else "[MASK]" for w in sentence]
@@ -476,7 +480,7 @@ corrupted += sentence[position:]
 print("span corruption (T5)   input:", " ".join(corrupted))
 print("                       target:", " ".join(target))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Mixture of experts
 #
 # A **mixture-of-experts** (MoE) layer replaces the one feed-forward network by $E$ of them (the experts) and
@@ -488,7 +492,7 @@ print("                       target:", " ".join(target))
 # Parameters grow $E$-fold, but each token only runs through $k$ experts: more capacity for about the same
 # compute per token. (Mixtral 8×7B has 8 experts per layer and uses 2 per token.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 class MoEFeedForward(nn.Module):
     def __init__(self, config, n_experts=8, top_k=2):
         super().__init__()
@@ -530,7 +534,7 @@ print(f"dense FFN: {dense_params:,} parameters, all used by every token")
 print(f"MoE (8 experts, top-2): {moe_params:,} parameters, {2 * dense_params + 8 * 64:,} used per token")
 print("tokens per expert (untrained router):", load.tolist())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.3 — parameters in use
 # A GPT-2-sized MoE layer has $E = 8$ experts, each a GPT-2 small FFN ($C = 768$, $d_\text{ff} = 3072$, with
 # biases), routes each token to $k = 2$ of them, and has a bias-free router. Compute `total_params` (all
@@ -541,14 +545,14 @@ print("tokens per expert (untrained router):", load.tolist())
 # One FFN has $8C^2 + 5C$ parameters; the router is a $C \times E$ matrix.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 ffn_params = 8 * 768**2 + 5 * 768
 total_params = 8 * ffn_params + 768 * 8
 active_params = 2 * ffn_params + 768 * 8
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 big = MoEFeedForward(gpt2_small, n_experts=8, top_k=2)
 check("4.3a", total_params, sum(p.numel() for p in big.parameters()),
       hint="Eight experts plus the router.")
@@ -556,7 +560,7 @@ check("4.3b", active_params, 2 * sum(p.numel() for p in big.experts[0].parameter
       hint="Two experts plus the router: the other six are skipped for this token.")
 del big
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.4 — which mask?
 # A model must read a whole review and label it positive or negative. Set `needs_causal_mask` to `True` or
 # `False`: should its encoder hide future tokens?
@@ -566,16 +570,16 @@ del big
 # The whole review is available at once, and a word's meaning often depends on what follows it.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 needs_causal_mask = False
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("4.4", needs_causal_mask, False,
       hint="Classification reads the full input: an encoder-only, bidirectional model (like BERT) fits.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - **LayerNorm** normalizes each token over its features ($\mu$, $\sigma$ per token); BatchNorm normalizes each
 #   feature over the batch, so its outputs depend on the other examples.
@@ -590,5 +594,5 @@ check("4.4", needs_causal_mask, False,
 #
 # **Next:** [05 · Pretraining](05_pretraining.ipynb) — training this GPT on storyworld against the entropy floor.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

@@ -5,20 +5,23 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 · Pretraining a GPT against a known entropy floor
 #
 # Pretraining is next-token prediction on a lot of unlabeled text: the label of every position is simply the
 # token that follows it. In this notebook we write the whole training loop, train the course GPT on storyworld
 # on a laptop CPU, and compare its loss with the one number real pretraining never has — the true entropy of
 # the text.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. cut a token stream into (context, target) windows and batch them;
@@ -31,7 +34,7 @@
 #
 # **Time:** about 30 minutes; the cells run in about two and a half minutes on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import math
 import tempfile
 import time
@@ -53,7 +56,7 @@ torch.manual_seed(0)
 torch.set_num_threads(2)
 plt.rcParams["figure.dpi"] = 80
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. From text to training windows
 #
 # The pipeline: **tokenize** the corpus into one long stream of IDs, **cut** it into windows of `block_size`
@@ -63,7 +66,7 @@ plt.rcParams["figure.dpi"] = 80
 #
 # We use the word-level tokenizer (storyworld has a closed vocabulary; notebook 01 covers subwords).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 train_corpus = storyworld.load_split("train")
 val_corpus = storyworld.load_split("validation")
 tokenizer = WordTokenizer.train(train_corpus.text)
@@ -78,12 +81,12 @@ print(f"\n{len(windows):,} windows of 8 tokens with stride 4; the first one:")
 for t in range(4):
     print(f"  {tokenizer.decode(x[:t + 1])!r:>40}  →  {tokenizer.decode(y[t:t + 1])!r}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The **stride** sets how far apart windows start. Stride = block size gives disjoint windows; a smaller stride
 # gives overlapping, more numerous (but correlated) windows. A `DataLoader` shuffles windows and stacks them
 # into batches of shape (B, T).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for stride in (8, 4, 1):
     print(f"stride {stride}: {len(SlidingWindowDataset(train_ids, 8, stride)):>9,} windows")
 
@@ -93,7 +96,7 @@ xb, yb = next(iter(loader))
 print("batch:", tuple(xb.shape), tuple(yb.shape), "— targets are inputs shifted by one:",
       torch.equal(xb[:, 1:], yb[:, :-1]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The training loop, written out
 #
 # Each step: take a batch, run the forward pass, compute the cross-entropy of the next-token predictions,
@@ -105,14 +108,14 @@ print("batch:", tuple(xb.shape), tuple(yb.shape), "— targets are inputs shifte
 # - **gradient clipping**: rescale the gradient when its norm exceeds 1, so one bad batch cannot wreck the run;
 # - **validation** every few hundred steps on held-out text, to watch for overfitting.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 steps = torch.arange(600)
 fig, ax = plt.subplots(figsize=(5.5, 2.8))
 ax.plot(steps, [lr_at(int(s), 3e-3, warmup_steps=60, total_steps=600) for s in steps])
 ax.set(xlabel="step", ylabel="learning rate", title="Linear warmup, then cosine decay")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def train_by_hand(model, train_ids, steps, batch_size=32, max_lr=3e-3, warmup=50, weight_decay=0.1, seed=0):
     """The loop of course_utils.train.train, spelled out (validation left out for brevity)."""
     torch.manual_seed(seed)
@@ -152,16 +155,17 @@ print(f"loss after 20 steps: {ours[-1]:.4f}; max |ours − course_utils.train| o
       "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The two loops agree step for step, so from here on we call the package's `train`, which adds validation, a
 # progress bar and a live plot. The device is picked automatically: CUDA, then Apple's MPS, then the CPU.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Train the course GPT on storyworld
 #
 # Same architecture as the checkpoint shipped with the course (4 blocks, 4 heads, 128 dimensions, a context of
 # 128 words: 0.8M parameters), trained for 200 steps of 32 windows. Watch the loss fall towards the floor.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 device = pick_device()
 config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=4, n_head=4, n_embd=128)
 torch.manual_seed(0)
@@ -175,11 +179,11 @@ run = train(model, train_ids, val_ids,
             on_eval=LiveLossPlot(floor=floor_per_token, title="Pretraining the course GPT"))
 model = model.cpu()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Now the real comparison, in **nats per character** so that any tokenizer could be compared: our 200-step run,
 # the course checkpoint (the same recipe for 1,200 steps: `scripts/train_storyworld_gpt.py`), and the floor.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 ours_val = evaluate_text(model, tokenizer, val_corpus.text)
 checkpoint, checkpoint_tokenizer, record = load_storyworld_gpt()
 ckpt_val = evaluate_text(checkpoint, checkpoint_tokenizer, val_corpus.text)
@@ -190,7 +194,7 @@ for name, result in (("this run (200 steps)", ours_val), ("checkpoint (1,200 ste
           f"{math.exp(result['nats_per_token']):>18.3f}")
 print(f"{'storyworld floor':<28}{floor:>10.4f}{'0%':>14}{math.exp(floor_per_token):>18.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Two remarks on the gap. Evaluation cuts the text into 128-token windows, so the first words of each window
 # are predicted with little context; no model with a finite window can reach the floor exactly. And the
 # remaining gap is knowledge the model has not yet squeezed out of the data — a longer run closes more of it.
@@ -198,7 +202,7 @@ print(f"{'storyworld floor':<28}{floor:>10.4f}{'0%':>14}{math.exp(floor_per_toke
 # **Checkpoints.** Saving the weights (and the config) lets training stop and resume, and lets later notebooks
 # reuse a model. Save, reload, and check that nothing changed:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "storyworld_gpt_200.pt"
     model.save(path, tokenizer=tokenizer.state_dict(), steps=200)
@@ -207,12 +211,13 @@ reloaded_val = evaluate_text(reloaded, tokenizer, val_corpus.text)
 print(f"reloaded: {reloaded_val['nats_per_char']:.4f} nats/char (same as before: "
       f"{reloaded_val['nats_per_char'] == ours_val['nats_per_char']}); metadata keys {sorted(metadata)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Perplexity
 # **Perplexity** is the exponential of the mean loss, $\text{PPL} = \exp\big(-\tfrac{1}{N}\sum_i \log p(t_i \mid
 # t_{<i})\big)$: the number of equally likely choices the model is as unsure as. It depends on the tokenizer —
 # per word, per character — which is why we compare in nats per character.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5.1 — perplexity from a loss
 # Compute the per-token perplexity of the checkpoint on validation from `ckpt_val["nats_per_token"]`, and its
 # per-character perplexity from `ckpt_val["nats_per_char"]`. Store them in `ppl_token` and `ppl_char`.
@@ -222,26 +227,26 @@ print(f"reloaded: {reloaded_val['nats_per_char']:.4f} nats/char (same as before:
 # `math.exp` of each loss.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 ppl_token = math.exp(ckpt_val["nats_per_token"])
 ppl_char = math.exp(ckpt_val["nats_per_char"])
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("5.1a", ppl_token, math.exp(ckpt_val["nats_per_token"]), hint="Perplexity = exp(loss in nats).")
 check("5.1b", ppl_char, math.exp(ckpt_val["nats_per_char"]), hint="Same formula with the per-character loss.")
 check_true("5.1c", ppl_token > ppl_char, message_if_false="a word carries more uncertainty than a character",
            hint="A token is several characters long, so its perplexity is larger.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Overfitting: beating the floor on text you memorized
 #
 # Train a model on only 20 stories and watch both losses. The training loss drops *below* the entropy floor:
 # the floor is the best possible loss on *new* text, and the model is no longer predicting — it is reciting.
 # The validation loss tells the truth.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 tiny_text = "".join(s.text + "\n" for s in train_corpus.stories[:20])
 tiny_ids = torch.tensor(tokenizer.encode(tiny_text))
 tiny_floor = -sum(s.log_prob for s in train_corpus.stories[:20]) / len(tiny_text) / tokens_per_char
@@ -261,7 +266,7 @@ print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3
       f"validation {overfit.val_loss[-1]:.3f}; floor of the 20 stories {tiny_floor:.3f}, "
       f"of new stories {floor_per_token:.3f} nats/token")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Other pretraining objectives
 #
 # GPT-style models learn by **causal language modeling**: predict every next token. Two other objectives use
@@ -274,7 +279,7 @@ print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3
 # We train a tiny *bidirectional* course GPT (`causal=False`) on the masked-LM objective for a few seconds and
 # look at its predictions and loss on a few examples.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 mask_tokenizer = WordTokenizer(tokenizer.itos + ["[MASK]"])
 mask_id = mask_tokenizer.stoi["[MASK]"]
 mlm_ids = torch.tensor(mask_tokenizer.encode(train_corpus.text[:300_000]))
@@ -306,21 +311,21 @@ for position in hidden:
 print(f"masked-LM loss on these {len(hidden)} positions: {loss.item():.3f} nats "
       f"(uniform guessing: {math.log(mask_tokenizer.vocab_size):.3f})")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 words = val_corpus.stories[0].text.split()[:16]
 corrupted, target = span_corrupt(words, [(3, 5), (9, 12)])
 print("span corruption input :", " ".join(corrupted))
 print("span corruption target:", " ".join(target))
 print(f"the target is {len(target)} tokens for {len(words)} words of text: a short, dense objective")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Data quality: duplicates and personal data
 #
 # Web-scale corpora are noisy: the same page appears thousands of times, near-copies differ by a date or a
 # name, and text contains e-mail addresses and phone numbers. Duplication makes a model **memorize**; PII in
 # the data can come back out of the model. We build a dirty copy of storyworld and clean it.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 clean_stories = [s.text for s in train_corpus.stories[:600]]
 secret = "Call Lily at 555-0142 or write to lily@example.com."
 g = torch.Generator().manual_seed(0)
@@ -347,11 +352,11 @@ print(f"PII replaced: {sum(c['EMAIL'] for c in counts)} e-mail, {sum(c['PHONE'] 
 print(f"clean corpus: {len(scrubbed)} documents")
 print("example:", [t for t in scrubbed if "<PHONE>" in t][0][-60:])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Does cleaning change what a model memorizes? Train the same small character-level model on the dirty and on
 # the clean corpus, then prompt both with `Call Lily at ` and let them complete it greedily.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def train_char_model(documents, steps=1000, seed=0):
     text = "\n".join(documents) + "\n"
     char_tokenizer = CharTokenizer.train(text + secret + "<>EMAILPHONE")
@@ -382,11 +387,12 @@ for name, documents in (("dirty", dirty), ("clean", list(scrubbed))):
     print(f"{name}: 'Call Lily at ' → {complete(char_model, char_tokenizer, 'Call Lily at ')!r:<20} "
           f"log p(555-0142) = {secret_log_prob(char_model, char_tokenizer):7.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The model trained on the dirty corpus recites the phone number; after deduplication and scrubbing the number
 # is simply not in the data, and the model cannot produce it. Real pipelines (LLaMA's, for instance) also filter
 # low-quality pages, identify languages and rebalance domains so that no language or topic dominates.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5.2 — spot the PII
 # Write `count_phone_numbers(text)` that returns how many phone numbers `scrub_pii` would replace in `text`.
 #
@@ -395,21 +401,21 @@ for name, documents in (("dirty", dirty), ("clean", list(scrubbed))):
 # `scrub_pii` returns `(new_text, counts)`; `counts["PHONE"]` is the number you need.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def count_phone_numbers(text):
     # BEGIN SOLUTION
     return scrub_pii(text)[1]["PHONE"]
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("5.2", count_phone_numbers, [
     (("no numbers here",), 0),
     (("call 555-0142 now",), 1),
     (("home 020 555 0142, mobile 555-0199",), 2),
 ], hint="Call scrub_pii and read the count it returns.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Compute: what pretraining costs
 #
 # A forward and backward pass costs about $6$ floating-point operations per parameter per token, so training a
@@ -417,7 +423,7 @@ check_function("5.2", count_phone_numbers, [
 #
 # $$C \approx 6 N D \ \text{FLOPs}.$$
 
-# %%
+# %% slideshow={"slide_type": "-"}
 N_ours = model.num_parameters()
 D_ours = 200 * 32 * 128
 runs = {
@@ -434,7 +440,7 @@ print(f"\nGPT-3 on one A100: {gpt3 / a100 / 3600 / 24 / 365:.0f} years; on 3,000
       f"{gpt3 / a100 / 3000 / 3600 / 24:.0f} days")
 print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # | model | parameters | tokens | GPU hours | cost estimate |
 # |---|---|---|---|---|
 # | LLaMA 2 70B | 70B | 2T | ~1.7M | ~\$3–4M |
@@ -443,12 +449,13 @@ print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
 #
 # GPT-3 took 3,000+ A100 GPUs for weeks to months. Our model trains in a minute on a laptop because it is
 # $2 \times 10^5$ times smaller and reads $10^5$ times fewer tokens.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A small scaling experiment
 # Bigger models reach lower loss for the same number of tokens — the starting point of scaling laws. Train three
 # widths for the same 120 steps:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sizes = [32, 64, 128]
 scaling = []
 for width in sizes:
@@ -464,7 +471,7 @@ ax.semilogx([n for n, _ in scaling], [l for _, l in scaling], "o-")
 ax.set(xlabel="parameters", ylabel="validation loss after 120 steps", title="Bigger models learn faster")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5.3 — estimate a training run
 # You train a 7-billion-parameter model on 1 trillion tokens on GPUs that each deliver $1.2 \times 10^{14}$
 # useful FLOPs per second. Store the total compute in `flops` and the number of GPU-hours in `gpu_hours`.
@@ -474,24 +481,24 @@ plt.show()
 # `flops = 6 * N * D`; divide by the per-GPU rate to get GPU-seconds, then by 3600.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 flops = 6 * 7e9 * 1e12
 gpu_hours = flops / 1.2e14 / 3600
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("5.3a", flops, 4.2e22, hint="6 × 7e9 × 1e12.")
 check("5.3b", gpu_hours, 4.2e22 / 1.2e14 / 3600, hint="FLOPs ÷ FLOPs per second ÷ 3600 seconds per hour.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Optional: the same loop on a public-domain book
 #
 # With a network connection, `course_utils.download` fetches Shakespeare's collected plays (1.1 MB, the text of
 # nanoGPT's character-level recipe), checks its SHA-256, and caches it. Set `TRAIN_ON_BOOK = True` to train a
 # character-level course GPT on it with the same `train` function.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 TRAIN_ON_BOOK = False
 BOOK_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 BOOK_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -516,7 +523,7 @@ else:
         start = torch.tensor([book_tokenizer.encode("\n")])
         print(book_tokenizer.decode(book_model.generate(start, 300, temperature=0.8)[0]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - Pretraining = next-token prediction on unlabeled text; a window of $T$ tokens gives $T$ examples, with the
 #   targets shifted by one.
@@ -531,5 +538,5 @@ else:
 #
 # **Next:** [06 · Generation](06_generation.ipynb) — turning next-token probabilities into text.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

@@ -21,7 +21,8 @@
 # varied or broken; *how we compute* each step decides whether it is fast. And fluent text is not true
 # text: a model writes a confident answer whether or not its prompt contains one. storyworld knows the
 # answer to every one of these questions, so we can measure all of them.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. turn logits into probabilities with a temperature, and write greedy, top-k and top-p (nucleus)
@@ -145,7 +146,8 @@ plt.show()
 # At $T = 2$ the tokens that should never come next (a boy's name, a comma) gain a thousandfold: that tail
 # is where broken text comes from. At $T = 0.5$ the eight names are no longer equally likely: the model's
 # small preferences get exaggerated.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.1 — softmax with a temperature
 # Write `softmax_with_temperature(logits, T)` for a 1-D tensor of logits and $T > 0$, using only `exp`, `sum`
 # and arithmetic (no `softmax`). Subtract the largest logit first so that `exp` cannot overflow.
@@ -508,7 +510,8 @@ assert same
 # So past the window `course_utils.generate` recomputes the window at every step: exactly `GPT.generate`'s
 # tokens, but no saving there. Models with *relative* positions (RoPE, ALiBi) can slide a cache, one reason
 # they are popular.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.3 — how big is a KV cache?
 # Per token, each layer stores one key and one value vector of `n_embd` numbers. In 32-bit floats (4 bytes),
 # how many bytes does a full context window of cache take, for one sequence:
@@ -579,7 +582,8 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "-"}
 # Without the cache the time grows roughly quadratically with the length, with it linearly. (At 256 tokens the
 # benchmark `benchmarks/bench_kv_cache.py` measures the same comparison more carefully.)
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Time to first token vs time per token
 # A chat interface shows tokens as they come (`gen.stream`). Two numbers describe how it feels:
 #
@@ -822,7 +826,8 @@ plt.show()
 # - **Voting removes noise, not ignorance.** When the model's most likely answer is right (the friend),
 #   the majority of noisy samples converges to it. When it is not (the pet), voting or picking the
 #   likeliest sample just agrees with the model's own mistaken guess.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.4 — how many samples?
 # With a perfect checker and a single-sample accuracy of $p = 1/6$, how many samples `n_needed` does
 # best-of-N need to be right at least 90% of the time? Use the formula, not the simulation.

@@ -5,13 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 · Fine-tuning: heads, instructions and LoRA
 #
 # Pretraining left us a GPT that continues storyworld stories. It cannot tell you what a story is about or
@@ -19,7 +21,8 @@
 # from the pretrained weights instead of random ones. The model keeps what pretraining taught it and learns a
 # task from a few hundred examples, in seconds. storyworld knows every label and every answer, so each number
 # below is scored against ground truth.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. follow the fine-tuning steps: prepare the data, preprocess it, prepare the model, look at its initial
@@ -34,7 +37,7 @@
 #
 # **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import copy
 import time
 from collections import Counter, defaultdict
@@ -63,7 +66,7 @@ freeze(base)  # the pretrained model itself never changes: every experiment trai
 print(f"pretrained course GPT: {base.num_parameters():,} parameters, {tokenizer.vocab_size} tokens, "
       f"trained {record['steps']:,} steps on storyworld")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Pre-training vs fine-tuning
 #
 # | | pre-training | fine-tuning |
@@ -77,21 +80,22 @@ print(f"pretrained course GPT: {base.num_parameters():,} parameters, {tokenizer.
 # Every fine-tuning run below follows the same steps: **(1)** load and prepare the dataset, **(2)** preprocess
 # it into token IDs and targets, **(3)** prepare the model (a new head, frozen layers, adapters),
 # **(4)** look at its initial predictions, **(5)** train, **(6)** evaluate on held-out data, **(7)** predict.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Classification: a head on the GPT
 #
 # **(1) Data.** Every storyworld story has a topic label: `share` (a friend asks to play), `lost` (the wind
 # takes the toy) or `food` (the friend has a snack). We train on 300 stories and evaluate on 200 held-out
 # validation stories.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 TOPICS = ["share", "lost", "food"]
 cls_train = storyworld.load_split("train", 300).stories
 cls_val = storyworld.load_split("validation", 200).stories
 print(Counter(s.topic for s in cls_train), "\n")
 print(f"[{cls_train[0].topic}] {cls_train[0].text}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **(2) Preprocess.** Tokenize each story (after a newline, as in pretraining), pad the batch on the right,
 # and remember each story's length.
 #
@@ -100,7 +104,7 @@ print(f"[{cls_train[0].topic}] {cls_train[0].text}")
 # $h_T \in \mathbb{R}^{128}$, and maps it to one score per class with a new linear layer:
 # $\text{logits} = W h_T + b$, $W \in \mathbb{R}^{3 \times 128}$. The language-model head is not used.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def encode_stories(stories):
     ids = [tokenizer.encode("\n" + s.text) for s in stories]
     lengths = torch.tensor([len(i) for i in ids])
@@ -120,7 +124,7 @@ with torch.no_grad():
 print(f"(4) initial predictions, random head: accuracy {(before == y_val).float().mean():.1%} "
       f"(chance {1 / len(TOPICS):.1%}); predicted classes {Counter(TOPICS[i] for i in before.tolist())}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **(5) Train — three ways.** How much of the pretrained model should learn?
 #
 # - **frozen body**: only the head (387 parameters) learns; the GPT is a fixed feature extractor;
@@ -131,7 +135,7 @@ print(f"(4) initial predictions, random head: accuracy {(before == y_val).float(
 # Frozen layers need no gradient, so we run them **once** over the data and cache their output: training the
 # top of a model is cheap. Each run gets the same 60 steps of 16 stories.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def train_classifier(first_trainable, steps=60, seed=0):
     """Train blocks first_trainable.. (and the head) of a copy of the pretrained GPT on the topic labels."""
     torch.manual_seed(seed)
@@ -173,7 +177,7 @@ print(f"{'(6) evaluate':<26}{'trainable params':>17}{'val accuracy':>14}   time"
 for name, r in cls_results.items():
     print(f"{name:<26}{r['trainable']:>17,}{r['accuracy']:>14.1%}   {r['seconds']:.1f}s")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 for name, r in cls_results.items():
     axes[0].plot(r["losses"], label=name, alpha=0.8)
@@ -187,28 +191,28 @@ axes[1].legend(loc="lower right")
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The last hidden state of the frozen model was trained for one thing: predicting the token after the
 # story's final full stop. The topic is in there, but not laid out for a linear head; 60 steps of the head alone
 # do not find it well. Let the top blocks learn and they route the topic to the last position within a few
 # steps. With its features cached, the frozen-body head can afford many more steps:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 long_frozen = train_classifier(4, steps=1000)
 print(f"head only, 1,000 steps: {long_frozen['accuracy']:.1%} in {long_frozen['seconds']:.1f}s — "
       f"still only {long_frozen['trainable']} parameters trained")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **(7) Predict** with the fully fine-tuned classifier, on stories it has never seen:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 topic_model = cls_results["full fine-tuning"]["model"].eval()
 with torch.no_grad():
     probs = topic_model(x_val[:4], len_val[:4]).softmax(-1)
 for s, p in zip(cls_val[:4], probs):
     print(f"true {s.topic:<6} predicted {TOPICS[p.argmax()]:<6} ({p.max():.1%})  …{s.text[210:290]}…")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.1 — zero-shot, without any head
 # Some labels need no fine-tuning at all. The ending of a story (happy or sad) is written in its last word,
 # which the pretrained language model has learned to predict. Write `zero_shot_ending(story)` that cuts the
@@ -223,7 +227,7 @@ for s, p in zip(cls_val[:4], probs):
 # `tokenizer.stoi[" " + w]`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def zero_shot_ending(story):
     # BEGIN SOLUTION
     cut = story.text[:story.text.rfind(" was") + 4]
@@ -235,17 +239,18 @@ def zero_shot_ending(story):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("7.1", zero_shot_ending, [((s,), s.ending) for s in cls_val[:12]],
                hint="Compare the summed probabilities of ' happy', ' proud', ' glad' with ' sad', ' angry', ' lonely'.")
 zero_shot = sum(zero_shot_ending(s) == s.ending for s in cls_val) / len(cls_val)
 print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_shot:.1%} "
       f"(majority class: {max(Counter(s.ending for s in cls_val).values()) / len(cls_val):.1%})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Zero-shot works when the label is something the language model already predicts. The topic is not a next
 # token anywhere, so it needed a head — and a few hundred examples were enough.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Instruction fine-tuning (SFT)
 #
 # Now teach the model to **answer questions** about a story: instruction → response. Each story comes with
@@ -258,11 +263,12 @@ print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_sh
 #
 # The **prompt** is everything up to `A:`; the **response** is ` <answer>\n`, and its final newline teaches
 # the model to stop.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.1 A closed vocabulary meets a template
 # Our tokenizer is word-level and knows only storyworld's 175 tokens. What does it make of a question?
 
-# %%
+# %% slideshow={"slide_type": "-"}
 hero = cls_val[0].qa[0].answer
 for question in ("Who is the story about?", f"Who did {hero} meet?", f"Where did {hero} go?"):
     pieces = tokenizer.split(f"\nQ: {question}\nA:")
@@ -272,7 +278,7 @@ qa_val = storyworld.load_split("validation", 100).stories
 missing = new_pieces(tokenizer, template_pieces(qa_train))
 print(f"\n{len(missing)} pieces of the template are not in the vocabulary: {missing}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # `Who did Lucy meet?` and `Where did Lucy go?` become the same token sequence: no model could tell them apart.
 # Rephrasing with known words is impossible (there is no `Who`, no `Q`, no `:`), so we **extend the
 # vocabulary**:
@@ -286,7 +292,7 @@ print(f"\n{len(missing)} pieces of the template are not in the vocabulary: {miss
 #
 # The shipped checkpoint stays untouched: this happens on a copy (`course_utils.finetune.resize_token_embeddings`).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sft_tokenizer = extend_tokenizer(tokenizer, template_pieces(qa_train))
 extended = resize_token_embeddings(base, tokenizer, sft_tokenizer)
 text = "\n" + qa_val[0].text
@@ -303,10 +309,11 @@ unknown = sum(sft_tokenizer.encode(t).count(0) for t in template_pieces(qa_val))
 print(f"<unk> tokens left in the validation prompts and answers: {unknown}")
 assert unknown == 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The old logits are bit-for-bit the same; only the softmax now also spreads a sliver of probability over the 20
 # new tokens. We will measure that sliver with the language-model loss in section 4.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.2 The loss on the response only
 # An SFT example is the usual (input, next-token target) pair — with every target inside the prompt set to
 # $-100$, which `cross_entropy` (and `GPT.forward`) skips. The model should learn to **answer**, not to write
@@ -316,7 +323,7 @@ assert unknown == 0
 #
 # with $R$ the positions whose next token belongs to the response.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 qa = qa_val[0].qa[2]
 prompt, response = format_qa_prompt(qa_val[0].text, qa.question), format_qa_response(qa.answer)
 example = build_example(sft_tokenizer, prompt, response)
@@ -328,12 +335,12 @@ for t in range(n_prompt - 4, len(example.input_ids)):
     print(f"{t:>8}  {sft_tokenizer.itos[example.input_ids[t]]!r:<10} {shown:<10} {'✓' if target != IGNORE_INDEX else ''}")
 print(f"{example.n_scored} of {len(example.targets)} targets are scored")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** The model's loss on the masked example equals a cross-entropy computed by hand over the response
 # positions alone, and the prompt positions receive exactly zero gradient: nothing in this loss pushes the
 # model to predict the story or the question.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x, y = example.input_ids[None], example.targets[None]
 logits = extended(x)[0].detach().requires_grad_(True)          # (1, T, V), a leaf so we can read its gradient
 masked_loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=IGNORE_INDEX)
@@ -351,7 +358,7 @@ print(f"largest gradient on a prompt position's logits: {prompt_grad:.1e}", "✓
 print(f"unmasked loss (every token, story included): {full_loss.item():.4f}")
 assert diff < 1e-6 and prompt_grad == 0 and example.n_scored == len(sft_tokenizer.encode(response))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.2 — mask the prompt
 # Write `mask_prompt(prompt_ids, response_ids)` that returns `(inputs, targets)` as lists: the inputs are all
 # tokens but the last, the targets all tokens but the first, and every target that belongs to the prompt
@@ -363,7 +370,7 @@ assert diff < 1e-6 and prompt_grad == 0 and example.n_scored == len(sft_tokenize
 # tokens.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def mask_prompt(prompt_ids, response_ids):
     # BEGIN SOLUTION
     ids = list(prompt_ids) + list(response_ids)
@@ -373,7 +380,7 @@ def mask_prompt(prompt_ids, response_ids):
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("7.2", mask_prompt, [
     (([5, 6, 7], [8, 9]), ([5, 6, 7, 8], [-100, -100, 8, 9])),
     (([1], [2]), ([1], [2])),
@@ -381,12 +388,12 @@ check_function("7.2", mask_prompt, [
      (example.input_ids.tolist(), example.targets.tolist())),
 ], hint="Shift by one first, then overwrite the first len(prompt_ids) - 1 targets with -100.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.3 Train and evaluate
 # **Data:** 400 training stories give 2,527 (prompt, response) examples; 100 validation stories give 632.
 # **Initial predictions:** the extended pretrained model, asked a question, simply continues the story.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sft_train = qa_examples(qa_train, sft_tokenizer)
 sft_val = qa_examples(qa_val, sft_tokenizer)
 PAD = sft_tokenizer.stoi["\n"]
@@ -406,7 +413,7 @@ def show_answers(model, title):
 print(demo.text, "\n")
 show_answers(extended, "before fine-tuning:")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Scoring.** An answer is right when greedy decoding writes exactly the true answer and then stops. That
 # needs no generation loop: greedy decoding writes the true answer iff, with the true answer fed in
 # (*teacher forcing*), the argmax at every response position is the next true token. One forward pass scores
@@ -414,7 +421,7 @@ show_answers(extended, "before fine-tuning:")
 #
 # **Train:** full fine-tuning, 100 steps of 16 examples, learning rate $10^{-3}$ with warmup and cosine decay.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def accuracy_by_type(correct):
     groups = defaultdict(list)
     for kind, ok in zip(question_type, correct.tolist()):
@@ -437,7 +444,7 @@ full_correct = answer_correct(full_model, sft_val, PAD)
 print(f"answer accuracy on held-out stories: before {before_correct.float().mean():.1%}, "
       f"after {full_correct.float().mean():.1%}")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 prompts_check = [e.input_ids[:int((e.targets == IGNORE_INDEX).sum()) + 1].tolist() for e in sft_val[:48]]
 generated = generate_responses(full_model, prompts_check, max_new_tokens=8, stop_id=PAD)
 truth = [e.targets[e.targets != IGNORE_INDEX].tolist() for e in sft_val[:48]]
@@ -446,11 +453,11 @@ print(f"one-pass scoring agrees with greedy generation on {agree} of 48 question
 assert agree == 48
 show_answers(full_model, "\nafter fine-tuning:")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Per question type, next to the best **guess** that ignores the story (the most common training answer for that
 # type):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 train_answers = defaultdict(Counter)
 for s in qa_train:
     for qa in s.qa:
@@ -474,7 +481,7 @@ plt.show()
 for k in kinds:
     print(f"{k:<8} after SFT {after_by_type[k]:6.1%}   story-blind guess {guess[k]!r:<12} {guess_acc[k]:6.1%}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The picture is honest and typical. In 100 steps the model learned the **format** (every answer is a name,
 # a colour, a place, ... followed by a stop) and the questions whose answer it already tracked during
 # pretraining: who the hero is and whom they met, 99–100%. Where the answer is a detail mentioned once (the
@@ -484,14 +491,15 @@ for k in kinds:
 # skill this small model did not need during pretraining, and fine-tuning learns new skills slowly; it mostly
 # surfaces the ones pretraining built. Notebook 08 uses preference pairs against exactly these
 # hallucinations.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Catastrophic forgetting
 #
 # Fine-tuning changes weights that pretraining set, and nothing in the SFT loss asks the model to keep writing
 # stories. Measure the language-model loss on 100 held-out stories before and after, and let each model write
 # one:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 lm_val = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n") for s in qa_val]
 lm_before = lm_loss(extended, lm_val, PAD)
 lm_full = lm_loss(full_model, lm_val, PAD)
@@ -500,7 +508,7 @@ start_ids = torch.tensor([[PAD]])
 for name, model in (("pretrained", extended), ("after SFT", full_model)):
     print(f"\n{name}: {sft_tokenizer.decode(model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # That is **catastrophic forgetting**: 100 steps on questions wrecked story writing. The answers end with a
 # newline right after a name or a word, and the model now does that inside stories too. The remedies
 # from the lecture:
@@ -510,7 +518,7 @@ for name, model in (("pretrained", extended), ("after SFT", full_model)):
 #    every token) among the 2,527 Q&A examples;
 # 3. **parameter-efficient fine-tuning** (PEFT): freeze the model and train a few new parameters (section 5).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 lm_mix_examples = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n")
                    for s in storyworld.load_split("train", 500).stories[400:]]
 mixed_model = copy.deepcopy(extended)
@@ -523,10 +531,11 @@ print(f"SFT + 4% pretraining data: answer accuracy {mixed_correct.float().mean()
       f"pretrained {lm_before:.3f})")
 print(f"\nit still writes: {sft_tokenizer.decode(mixed_model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Four percent of the examples — but each story scores about 100 tokens against an answer's 3, so the plain
 # stories carry more than half of the loss. The answers are as good as before and story writing survives.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. LoRA from scratch
 #
 # **PEFT** freezes the pretrained weights and trains a few new parameters. **LoRA** (low-rank adaptation)
@@ -541,7 +550,7 @@ print(f"\nit still writes: {sft_tokenizer.decode(mixed_model.generate(start_ids,
 # instead of $d_\text{in} d_\text{out}$. After training it can be **merged**: $W' = W + \Delta W$ is one
 # ordinary matrix, so inference costs nothing extra.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 class MyLoRALinear(nn.Module):
     def __init__(self, base_layer, rank, alpha, seed=0):
         super().__init__()
@@ -578,13 +587,13 @@ print(f"max |merged layer − LoRA layer|          = {d_merge:.1e}", "✓" if d_
 assert d_package < 1e-6 and d_merge < 1e-5
 print(f"this layer: {layer.weight.numel():,} weights; rank-4 LoRA trains {4 * (128 + 384):,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # `apply_lora` wraps the four linear layers of every block (attention's q/k/v projection and output, the MLP's
 # two layers) and freezes everything else. The 20 new token embeddings must still learn (they carry no
 # knowledge yet), so their rows — and only theirs — stay trainable (`train_only_rows`: a gradient hook zeroes
 # the other rows' gradients).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def lora_sft(rank, steps=100, lr=3e-3):
     model = copy.deepcopy(extended)
     apply_lora(model, rank=rank, alpha=2 * rank)
@@ -604,11 +613,11 @@ print(f"rank 4: LoRA matrices {lora4['lora']:,} parameters = {lora4['fraction']:
 print(f"answer accuracy {lora4['accuracy']:.1%} (full SFT {full_correct.float().mean():.1%}); "
       f"LM loss {lora4['lm']:.3f} (full SFT {lm_full:.3f}, pretrained {lm_before:.3f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Merge and prove.** Fold every trained adapter into its weight matrix: the model is an ordinary GPT again,
 # with the original parameter count, and gives the same outputs.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 lora_model = lora4["model"]
 x_check, _ = collate(sft_val[:32], PAD)
 with torch.no_grad():
@@ -621,7 +630,7 @@ print(f"max |merged − with adapters| over 32 sequences = {diff:.1e}", "✓" if
 assert diff < 1e-4 and lora_model.num_parameters() == extended.num_parameters()
 assert torch.equal(answer_correct(lora_model, sft_val, PAD).float().mean(), torch.tensor(lora4["accuracy"]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.3 — count LoRA's parameters
 # A rank-$r$ adapter on a linear layer $d_\text{in} \to d_\text{out}$ adds $r(d_\text{in} + d_\text{out})$
 # parameters. Each course GPT block has four targets: $128 \to 384$, $128 \to 128$, $128 \to 512$ and
@@ -633,23 +642,23 @@ assert torch.equal(answer_correct(lora_model, sft_val, PAD).float().mean(), torc
 # Per block: $16 \times \big((128+384) + (128+128) + (128+512) + (512+128)\big)$; then times 4 blocks.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 lora16_params = 4 * 16 * ((128 + 384) + (128 + 128) + (128 + 512) + (512 + 128))
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 probe = copy.deepcopy(extended)
 apply_lora(probe, rank=16)
 check("7.3", lora16_params, trainable_parameters(probe)[0],
       hint="Add r × (d_in + d_out) over the four layers of a block, then multiply by the number of blocks.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The rank sweep
 # How small can $r$ be? Train ranks 1 and 16 as well, same steps, and put every run of this notebook on one
 # chart: what it learned (answer accuracy) against what it forgot (language-model loss).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sweep = {1: lora_sft(rank=1), 4: lora4, 16: lora_sft(rank=16)}
 print(f"{'rank':>5}{'LoRA params':>13}{'fraction':>10}{'answer acc':>12}{'LM loss':>9}")
 for rank, r in sweep.items():
@@ -668,7 +677,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Reading the chart:
 #
 # - full SFT reaches its accuracy and forgets the most;
@@ -678,7 +687,8 @@ plt.show()
 # - a higher rank (with the same $\alpha / r$) lets the adapter move the model further: a little more accuracy,
 #   noticeably more forgetting;
 # - mixing in pretraining data keeps the model closest to where it started, at full fine-tuning's accuracy.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.4 — merge by hand
 # Take the rank-1 model's first-block attention adapter, `sweep[1]["model"].transformer.h[0].attn.c_attn`
 # (a `LoRALinear`), and compute its merged weight matrix $W + \frac{\alpha}{r} B A$ yourself from `.base.weight`,
@@ -690,20 +700,20 @@ plt.show()
 # $(d_\text{out} \times r)$ and $A$ is $(r \times d_\text{in})$.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 adapter = sweep[1]["model"].transformer.h[0].attn.c_attn
 # BEGIN SOLUTION
 merged_weight = (adapter.base.weight + adapter.scaling * adapter.lora_B @ adapter.lora_A).detach()
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("7.4", merged_weight, adapter.merge().weight.detach(),
       hint="W has shape (384, 128); B @ A must have the same shape.")
 check_true("7.4b", torch.linalg.matrix_rank(merged_weight - adapter.base.weight.detach()).item() <= 1,
            message_if_false="the update of a rank-1 adapter has rank at most 1",
            hint="Subtract the frozen weight: what is left is (α/r) B A.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - Fine-tuning is supervised learning from pretrained weights: a few hundred labeled examples, a lower
 #   learning rate, seconds of compute. The steps: prepare data, preprocess, prepare the model, initial
@@ -721,5 +731,5 @@ check_true("7.4b", torch.linalg.matrix_rank(merged_weight - adapter.base.weight.
 #
 # **Next:** [08 · Alignment](08_alignment.ipynb) — reward models, DPO and PPO against hallucinated answers.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

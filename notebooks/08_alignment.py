@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 08 · Alignment: reward models, DPO and PPO
 #
 # Notebook 07's instruction-tuned model answers every question in the right form, and often wrongly: asked for
@@ -22,7 +22,8 @@
 # harmless, less biased. Real preference data comes from human labelers. storyworld has its own: for every
 # question, the true answer is **preferred** over a plausible wrong one that the story never mentions, a
 # hallucination. So here, unlike in real life, every alignment result can be checked against the truth.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. lay out the RLHF pipeline — SFT, then a reward model, then PPO — and where DPO shortcuts it;
@@ -36,7 +37,7 @@
 #
 # **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import copy
 import math
 import time
@@ -60,14 +61,14 @@ torch.manual_seed(0)
 torch.set_num_threads(2)
 plt.rcParams["figure.dpi"] = 80
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The starting point: an SFT model
 #
 # RLHF starts from a supervised fine-tuned model. We rebuild notebook 07's in one cell with
 # `course_utils.finetune`: extend the vocabulary for the Q&A template (now also with the words of the wrong
 # answers), then 100 steps of SFT on 400 training stories with a little pretraining text mixed in.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 base, tokenizer, _ = load_storyworld_gpt()
 train_stories = storyworld.load_split("train", 400).stories
 val_stories = storyworld.load_split("validation", 40).stories
@@ -81,13 +82,13 @@ finetune(sft, qa_examples(train_stories, tok) + mix, steps=100, batch_size=16, l
 freeze(sft)
 print(f"SFT model ready in {time.perf_counter() - start:.1f}s ({tok.vocab_size} tokens)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Preference data, and how we will judge
 #
 # Each question of a story comes with a **chosen** response $y_w$ (the true answer) and a **rejected** one
 # $y_l$ (a wrong answer of the right kind that does not appear in the story):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 story = val_stories[0]
 print(story.text, "\n")
 for p in story.preferences:
@@ -96,7 +97,7 @@ train_pairs = preference_examples(train_stories, tok)
 val_pairs = preference_examples(val_stories, tok)
 print(f"\n{len(train_pairs):,} training pairs, {len(val_pairs)} held-out pairs (from {len(val_stories)} new stories)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Three ground-truth measures for a policy $\pi$, on held-out stories:
 #
 # - **win-rate**: how often $\pi$ gives the true answer a higher probability than the wrong one,
@@ -110,7 +111,7 @@ print(f"\n{len(train_pairs):,} training pairs, {len(val_pairs)} held-out pairs (
 # A response's log-probability is a sum over its tokens, $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x,
 # y_{<t})$: exactly the masked positions of an SFT example.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def my_sequence_logprob(model, x, y):
     logp = model(x)[0].log_softmax(-1)                          # (B, T, V)
     scored = y != IGNORE_INDEX                                   # the response positions
@@ -124,7 +125,7 @@ with torch.no_grad():
 print(f"max |ours − course_utils.align.sequence_logprob| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
 
-# %%
+# %% slideshow={"slide_type": "-"}
 kinds = ["hero", "colour", "place", "friend", "feeling", "pet", "food"]   # what each question asks for
 val_kind = [question_kind(p.question) for s in val_stories for p in s.preferences]
 val_qa = qa_examples(val_stories, tok)
@@ -164,10 +165,11 @@ def show(rows):
 sft_scores = judge(sft, "SFT")
 show([sft_scores])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The SFT model already prefers the truth two times out of three — it gets who-questions right and sometimes
 # guesses well — but a third of the time it would rather hallucinate.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. RLHF step 2: a reward model
 #
 # The **reward model** $r_\phi(x, y)$ reads a prompt and a response and returns one number: how good the
@@ -180,7 +182,7 @@ show([sft_scores])
 #
 # Only the *difference* of rewards matters: adding a constant to every reward changes nothing.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def reward(model, examples):
     """r(x, y) for SFT-style examples: read at the last token of prompt + response."""
     tokens = [e.input_ids.tolist() + e.targets[-1:].tolist() for e in examples]
@@ -219,7 +221,7 @@ rm_correct = rm_accuracy(reward_model, val_pairs)
 print(f"reward model: 80 steps of 8 pairs in {rm_time:.1f}s")
 print(f"held-out pair accuracy: random head {rm_before:.1%} → trained {rm_correct.mean():.1%}")
 
-# %%
+# %% slideshow={"slide_type": "-"}
 rm_by_kind = defaultdict(list)
 for kind, ok in zip(val_kind, rm_correct.tolist()):
     rm_by_kind[kind].append(ok)
@@ -237,12 +239,13 @@ axes[1].set(ylim=(0, 1), ylabel="held-out pair accuracy", title="Reward model, b
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The reward model is good at one question (who the story is about) and close to a coin flip on most others —
 # even on whom the hero met, which the SFT model answers perfectly: *judging* an answer is a different task
 # from writing one, and 80 steps taught it little of it. An imperfect judge, like real reward models, which
 # only approximate the people whose preferences they learned. Keep that in mind for PPO.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.1 — Bradley–Terry probabilities
 # A reward model gives the true answer a reward of 1.3 and a hallucination $-0.4$. Under the Bradley–Terry
 # model, with what probability does a labeler prefer the true answer? Store it in `p_prefer`. Then store in
@@ -253,17 +256,17 @@ plt.show()
 # $\sigma(z) = 1 / (1 + e^{-z})$ with $z = r_w - r_l$; `torch.sigmoid` or `math.exp`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 p_prefer = 1 / (1 + math.exp(-(1.3 - -0.4)))
 p_shifted = 1 / (1 + math.exp(-((1.3 + 10) - (-0.4 + 10))))
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("8.1a", p_prefer, torch.sigmoid(torch.tensor(1.7)).item(), hint="σ(1.3 − (−0.4)) = σ(1.7).")
 check("8.1b", p_shifted, p_prefer, hint="Only the difference of the rewards enters the formula.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. DPO: preferences without a reward model
 #
 # RLHF maximizes reward while staying close to the reference model:
@@ -282,7 +285,7 @@ check("8.1b", p_shifted, p_prefer, hint="Only the difference of the rewards ente
 # no reward model, no sampling. The reference is a frozen copy of the SFT model; $\beta$ sets how far the policy
 # may move.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def my_dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta):
     chosen_reward = beta * (pi_chosen - ref_chosen)         # implicit rewards
     rejected_reward = beta * (pi_rejected - ref_rejected)
@@ -295,11 +298,11 @@ diff = abs(ours_loss.item() - dpo_loss(*logps[:4], beta=0.1)[0].item())
 print(f"max |ours − course_utils.align.dpo_loss| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
 assert diff < 1e-6
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Train: 80 steps of 8 pairs, $\beta = 0.1$, learning rate $10^{-4}$ (lower than SFT: a small correction). The
 # reference model's log-probabilities need no gradient.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def train_dpo(steps=80, beta=0.1, lr=1e-4, batch_size=8, seed=0):
     torch.manual_seed(seed)
     policy = copy.deepcopy(sft)
@@ -334,7 +337,7 @@ dpo_scores = judge(dpo_policy, "DPO")
 print(f"DPO: 80 steps in {dpo_time:.1f}s")
 show([sft_scores, dpo_scores])
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def smooth(values, k=10):
     return [sum(values[max(0, i - k + 1):i + 1]) / len(values[max(0, i - k + 1):i + 1]) for i in range(len(values))]
 
@@ -352,13 +355,14 @@ axes[1].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The implicit rewards tell what DPO did: both fell — it lowered the probability of the true answers too — but
 # the hallucinations fell much further. The loss only sees the difference, and this is a well-known DPO
 # pattern. On held-out stories the win-rate and the greedy accuracy rose, mostly on the feeling and pet
 # questions (see the chart at the end), while *sampled* answers got a little worse: probability pushed away
 # from hallucinations also spread onto other wrong answers.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.2 — read an implicit reward
 # For one pair, the policy gives the chosen answer log-probability $-0.9$ and the rejected $-2.6$; the reference
 # gave $-1.2$ and $-1.5$. With $\beta = 0.1$, compute the two implicit rewards (`reward_chosen`,
@@ -370,20 +374,20 @@ plt.show()
 # e.g. `-F.logsigmoid(torch.tensor(z))`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 reward_chosen = 0.1 * (-0.9 - -1.2)
 reward_rejected = 0.1 * (-2.6 - -1.5)
 pair_loss = -F.logsigmoid(torch.tensor(reward_chosen - reward_rejected)).item()
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 expected = dpo_loss(torch.tensor([-0.9]), torch.tensor([-2.6]), torch.tensor([-1.2]), torch.tensor([-1.5]), beta=0.1)
 check("8.2a", reward_chosen, expected[1].item(), hint="0.1 × (−0.9 − (−1.2)).")
 check("8.2b", reward_rejected, expected[2].item(), hint="0.1 × (−2.6 − (−1.5)): negative, the policy dislikes it more.")
 check("8.2c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − reward_rejected).")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. RLHF step 3: PPO, step by step
 #
 # PPO (proximal policy optimization) trains the policy by trial and error against the reward model. One
@@ -403,7 +407,7 @@ check("8.2c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − r
 #
 # Here is one iteration written out, on 8 training questions:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 @torch.no_grad()
 def rm_score(prompts, responses):
     x, lengths = reward_inputs([list(p) + list(r) for p, r in zip(prompts, responses)], PAD)
@@ -446,12 +450,13 @@ for epoch in range(2):                                                          
     print(f"epoch {epoch}: surrogate loss {loss.item():+.4f}, tokens clipped {clipped:.0%}")
 policy.eval()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # In the first epoch every ratio is exactly 1 (the policy has not moved yet), so the loss is minus the
 # advantages averaged over tokens (not quite 0: longer answers have more tokens); its gradient raises the
 # log-probability of answers with a positive advantage and lowers the others. In the second epoch some ratios
 # have moved past $1 \pm 0.2$ and are clipped.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.3 — the clipped objective
 # A token had probability 0.30 under $\pi_\text{old}$ and now has 0.42 under $\pi_\theta$; its answer's advantage
 # is $A = +2$. With $\epsilon = 0.2$, what is the clipped surrogate $\min(\rho A, \text{clip}(\rho, 0.8, 1.2) A)$?
@@ -464,14 +469,14 @@ policy.eval()
 # $A$, which of $0.5 \cdot (-2)$ and $0.8 \cdot (-2)$ is the minimum?
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 rho_up, rho_down = 0.42 / 0.30, 0.15 / 0.30
 surrogate_up = min(rho_up * 2, max(0.8, min(rho_up, 1.2)) * 2)
 surrogate_down = min(rho_down * -2, max(0.8, min(rho_down, 1.2)) * -2)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("8.3a", surrogate_up, 2.4, hint="ρ = 1.4 is clipped to 1.2; 1.2 × 2 = 2.4 < 2.8.")
 check("8.3b", surrogate_down, -1.6, hint="ρ = 0.5 is clipped to 0.8; min(−1.0, −1.6) = −1.6.")
 package_surrogate = -ppo_loss(torch.log(torch.tensor([[0.42]])), torch.log(torch.tensor([[0.30]])),
@@ -480,13 +485,13 @@ check_true("8.3c", abs(package_surrogate - surrogate_up) < 1e-5,
            message_if_false="your surrogate_up differs from course_utils.align.ppo_loss",
            hint="ppo_loss returns minus the surrogate, averaged over tokens.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### PPO at toy scale
 # `course_utils.align.ppo_step` does those five steps. Run 30 iterations of 16 questions, 2 epochs each,
 # KL coefficient 0.1, and watch three numbers: the reward model's score (what PPO maximizes), the KL from the
 # reference, and — what we actually care about — how many sampled answers are **true**.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def train_ppo(reward_fn, iterations=30, batch_size=16, kl_coef=0.1, lr=1e-4, epochs=2, seed=0):
     torch.manual_seed(seed)
     policy = copy.deepcopy(sft)
@@ -512,11 +517,11 @@ ppo_scores = judge(ppo_policy, "PPO")
 print(f"PPO: 30 iterations in {ppo_time:.1f}s")
 show([sft_scores, dpo_scores, ppo_scores])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The reward model's score went up; did the truth? Is the trouble PPO or its judge? storyworld can answer what
 # no real lab can: rerun PPO, same settings, with a **perfect reward** — 1 for a true answer, 0 otherwise.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def truth_score(prompts, responses):
     return torch.tensor([1.0 if truth[tuple(p)] == list(r) else 0.0 for p, r in zip(prompts, responses)])
 
@@ -528,7 +533,7 @@ freeze(oracle_policy)
 oracle_scores = judge(oracle_policy, "PPO (perfect)")
 show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 axes[0].plot(smooth(ppo_history["score"], 5), color="C2")
 axes[0].set(title="reward-model score (PPO's objective)")
@@ -543,13 +548,13 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. DPO vs PPO, honestly
 #
 # Cost first: what each method ran, counted in sequences of about 110 tokens passed through a GPT (a backward
 # pass costs about two forward passes), and the wall time here.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 rows = [("reward model", 0, 80 * 16, rm_time),
         ("PPO", 30 * 16 * (1 + 3), 30 * 16 * 2, ppo_time),
         ("RLHF = RM + PPO", 30 * 16 * (1 + 3), 80 * 16 + 30 * 16 * 2, rm_time + ppo_time),
@@ -560,14 +565,14 @@ for name, fwd, fwd_bwd, seconds in rows:
 print("\nmodels in memory while training: DPO 2 (policy, reference); PPO 3 (policy, reference, reward model), "
       "4 with a value network")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # PPO's forward-only passes per sample: the rollout (the prompt once, then one token at a time with the KV
 # cache) and three scorings — the old policy, the reference, the reward model. DPO's: the reference on the
 # chosen and the rejected answer.
 #
 # And the result, judged by the ground truth:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
 fig, ax = plt.subplots(figsize=(10, 3.2))
 for i, scores in enumerate((sft_scores, dpo_scores, ppo_scores, oracle_scores)):
@@ -580,7 +585,7 @@ ax.legend()
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # What this toy run shows, and what it does not:
 #
 # - **Alignment did not teach a missing skill.** The gains came where the SFT model already had part of the
@@ -598,7 +603,7 @@ plt.show()
 #   on-policy sampling is also its strength: it learns from the policy's own answers.
 # - **Small numbers.** 40 held-out stories give 255 questions: differences of a few points are noise.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - RLHF: **SFT** → **reward model** (Bradley–Terry on preference pairs) → **PPO** against the reward model
 #   with a KL penalty to the SFT model. **DPO** skips the reward model and the RL loop.
@@ -613,5 +618,5 @@ plt.show()
 #
 # **Next:** [09 · Evaluation](09_evaluation.ipynb) — measuring models beyond the loss.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()

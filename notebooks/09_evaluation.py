@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 · Evaluation: from perplexity to human preference
 #
 # Training minimizes a loss; evaluation asks whether the model is any good. Those are different questions,
@@ -22,7 +22,8 @@
 # preference ratings — prove each one equal to the library people cite it from, and then break each one on
 # purpose. storyworld is the answer key throughout: it knows the entropy floor, the true label of every story,
 # and whether a text is one it could have written.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
 # 1. compute perplexity and bits per character from per-token losses, read them against the entropy floor,
@@ -39,7 +40,7 @@
 #
 # **Time:** about 45 minutes to read and run; the cells run in about a minute on a laptop CPU, offline.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 import copy
 import math
 import random
@@ -80,7 +81,7 @@ NEWLINE = tokenizer.stoi["\n"]
 print(f"course GPT: {gpt.num_parameters():,} parameters, word-level tokens, context {T} tokens")
 print(f"validation: {len(val_corpus)} stories, entropy floor {FLOOR:.4f} nats/char")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Held-out data and perplexity
 #
 # The first evaluation of a language model uses **held-out** text: stories it never trained on, written by
@@ -99,7 +100,7 @@ print(f"validation: {len(val_corpus)} stories, entropy floor {FLOOR:.4f} nats/ch
 # We compute the loss of every validation token ourselves — windows of 128 tokens, each predicting its own
 # shift by one, as in training — and check the result against the package's `evaluate_text`.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 val_ids = torch.tensor(tokenizer.encode(val_corpus.text))
 n_windows = (len(val_ids) - 1) // T
 x = val_ids[:n_windows * T].view(n_windows, T)            # consecutive windows of T tokens
@@ -123,7 +124,7 @@ print(f"max |ours − evaluate_text| = {diff:.1e}", "✓" if diff < 1e-6 else "�
 assert diff < 1e-6
 assert abs(metrics.perplexity(nll.flatten()) - math.exp(nats_per_token)) < 1e-9
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Where the loss comes from: a per-token heat-map
 #
 # The average hides where the model pays. storyworld can say, for every character, the exact probability the
@@ -131,7 +132,7 @@ assert abs(metrics.perplexity(nll.flatten()) - math.exp(nats_per_token)) < 1e-9
 # one validation story is coloured twice: by the model's surprisal $-\log_2 p_\theta$ of each token, and by
 # how much more that is than the perfect model's.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 story = val_corpus.stories[21]
 pieces = tokenizer.split(story.text) + ["\n"]                     # the tokens the model predicts
 story_ids = torch.tensor(tokenizer.encode("\n" + story.text + "\n"))
@@ -172,12 +173,13 @@ token_heatmap(axes[1], pieces, model_bits - true_bits, "model − perfect model,
               "truth, red: worse)", plt.cm.RdBu_r, TwoSlopeNorm(0, -3, 3))
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Most tokens are nearly free for both: the grammar fixes them. The loss sits on the **choices** — a name, a
 # colour, a place, whether the friend shares — and there even the perfect model pays, because those really are
 # random. The excess row shows what is left to learn: at most choices the model pays a little extra, and where
 # it is blue its guess happened to favour what the story did — on average, over many stories, it cannot win.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Perplexity depends on the tokenizer: bits per character
 #
 # A per-token perplexity is a statement about *tokens*. A character-level model predicts ~4 tokens where the
@@ -189,7 +191,7 @@ plt.show()
 #
 # Our opponent is a character-level 10-gram model (notebook 00's count model with nine characters of context).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 chars = sorted(set(train_corpus.text) | set(val_corpus.text))
 char_model = NGramModel(n=10, vocab=chars, k=0.01).fit(train_corpus.text)
 char_nats = char_model.nll(val_corpus.text)                # per token = per character for this model
@@ -201,12 +203,12 @@ for name, unit, per_token, per_char in rows:
 print(f"{'perfect model':<22}{'':>10}{'':>12}{'':>11}{val_corpus.bits_per_char:>11.3f}")
 print("\nBy perplexity per token the 10-gram wins; per character, the GPT is far better.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The same holds between any two tokenizers, subword (BPE) ones included: the course BPE of notebook 01 cuts
 # the validation text into more, shorter tokens than the word tokenizer. Here is what the *same* loss — the
 # entropy floor itself — looks like as a per-token perplexity under each:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bpe = course_tokenizer()
 tokens_per_char = {"character": 1.0, "course BPE": len(bpe.encode(val_corpus.text)) / len(val_corpus.text),
                    "word": len(val_ids) / len(val_corpus.text)}
@@ -214,7 +216,7 @@ for name, rate in tokens_per_char.items():
     print(f"{name:>10}: {rate:.3f} tokens per character → the floor is a perplexity of "
           f"{math.exp(FLOOR / rate):.3f} per token")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 9.1 — compare across tokenizers
 # A classmate trained a GPT on the course BPE tokens and reports a validation perplexity of **1.40 per
 # token**. Convert it to bits per character (`bpe_bits_per_char`, using `tokens_per_char["course BPE"]`), and
@@ -226,25 +228,26 @@ for name, rate in tokens_per_char.items():
 # and divide by $\ln 2$ for bits. Lower is better.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 bpe_bits_per_char = math.log(1.40) * tokens_per_char["course BPE"] / math.log(2)
 bpe_model_is_better = bpe_bits_per_char < nats_per_char / math.log(2)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("9.1a", bpe_bits_per_char, math.log(1.40) * tokens_per_char["course BPE"] / math.log(2), rtol=1e-9,
       hint="ln(1.40) nats per token × tokens per character ÷ ln 2.")
 check("9.1b", bpe_model_is_better, bpe_bits_per_char < nats_per_char / math.log(2),
       hint="Compare bits per character, not perplexities per token.")
 print(f"BPE model {bpe_bits_per_char:.3f} bits/char vs course GPT {nats_per_char / math.log(2):.3f} bits/char")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Perplexity has more limits than the tokenizer. It is comparable only on the same text with the same protocol
 # (how much context each token gets); it says nothing about whether a story is true, helpful or safe; and a
 # model can lower it by having seen the test text (section 3). It is the right number for comparing language
 # models during training — and only that.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. IID and non-IID: the same model on shifted data
 #
 # A held-out score promises something only for text from the training distribution: **IID**, independent and
@@ -252,7 +255,7 @@ print(f"BPE model {bpe_bits_per_char:.3f} bits/char vs course GPT {nats_per_char
 # of stories) and **author** (another style). storyworld's *shifted* variant changes names, places, objects
 # and phrasing but keeps the plots. We score each story on its own, from its first word, under the same model.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 @torch.no_grad()
 def story_nlls(model, stories, batch_size=50):
     """Per-token losses of each story on its own (context starts at the newline before it)."""
@@ -291,7 +294,7 @@ print(f"\nshifted text: {unknown.float().mean():.0%} of the tokens are <unk> (wo
 print(f"mean loss on <unk> targets {losses[unknown].mean():.2f} nats, on known words {losses[~unknown].mean():.2f} "
       f"nats (IID: {torch.cat(story_nlls(gpt, iid)).mean():.2f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # On IID stories the model is close to the floor. (Scored story by story, no story loses its beginning to a
 # window boundary, so the number is lower than section 1's: perplexities compare only under one protocol.)
 # On shifted stories it is many times worse, though a perfect model of the shifted grammar would find them
@@ -299,7 +302,8 @@ print(f"mean loss on <unk> targets {losses[unknown].mean():.2f} nats, on known w
 # contexts are full of `<unk>`. The real loss is worse still: `<unk>` lets the model skip saying *which* new
 # word comes, a probability it never has to pay for. A benchmark made of the training distribution would have
 # told us none of this.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Contamination: a model that saw the test set
 #
 # Web-scale training data contains copies of many public benchmarks. A model that trained on a test set
@@ -307,7 +311,7 @@ print(f"mean loss on <unk> targets {losses[unknown].mean():.2f} nats, on known w
 # test stories, let it leak into the model's training — a short fine-tune of the last block on exactly those
 # stories — and score both models on the benchmark and on 100 fresh stories from the same split.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 benchmark, fresh = test_corpus.stories[:30], test_corpus.stories[200:300]
 leaky = copy.deepcopy(gpt)
 for p in leaky.parameters():
@@ -332,7 +336,7 @@ for name, model in (("course GPT", gpt), ("saw the benchmark", leaky)):
     print(f"{name:<24}{nats_per_char_of(model, benchmark):>11.4f}{nats_per_char_of(model, fresh):>15.4f}")
 print(f"{'entropy floor':<24}{floor_of(benchmark):>11.4f}{floor_of(fresh):>15.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # On the benchmark the leaky model looks better than the original — better, in fact, than the entropy floor,
 # which no honest model can beat on new text. On fresh stories it is *worse*: the fine-tune traded skill for
 # memory. Only the fresh stories tell the truth, and in real life there is no floor to warn us.
@@ -342,7 +346,7 @@ print(f"{'entropy floor':<24}{floor_of(benchmark):>11.4f}{floor_of(fresh):>15.4f
 # the leaked benchmark. For each of the 400 test stories we compute the fraction of its word $n$-grams found
 # in that data:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 training_data = [s.text for s in train_corpus.stories] + [s.text for s in benchmark]
 leaked = np.array([i < 30 for i in range(len(test_corpus))])
 test_texts = [s.text for s in test_corpus.stories]
@@ -362,7 +366,7 @@ for n, values in overlap.items():
     flagged = values >= 0.5
     print(f"n = {n}: flags {flagged[leaked].sum()} of 30 leaked and {flagged[~leaked].sum()} of 370 clean stories")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With $n = 13$ the detector cries wolf: storyworld is formulaic, so clean stories share long phrases with the
 # training data ("a little girl named Lily. She lived in a small house near the"). Real text has its
 # formulas too (licences, boilerplate, famous quotes). With $n = 30$ only true copies remain. Pick $n$ by
@@ -373,7 +377,7 @@ for n, values in overlap.items():
 # stories on which a model beats the truth. (Without an answer key, one compares against a reference model
 # instead.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def beats_truth(model, stories):
     model_nats = torch.stack([l.sum() for l in story_nlls(model, stories)])
     return model_nats < torch.tensor([-s.log_prob for s in stories], dtype=torch.float32)
@@ -383,7 +387,7 @@ for name, model in (("course GPT", gpt), ("saw the benchmark", leaky)):
     print(f"{name:<20} beats the truth on {beats_truth(model, benchmark).float().mean():.0%} of benchmark "
           f"stories and {beats_truth(model, fresh).float().mean():.0%} of fresh ones")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Classification metrics, from scratch
 #
 # Many evaluations are classification: is this review positive, is this answer correct, is this text toxic.
@@ -395,7 +399,7 @@ for name, model in (("course GPT", gpt), ("saw the benchmark", leaky)):
 # logistic regression. We run the GPT's submodules ourselves to get the hidden states. (Notebook 07 fine-tunes
 # the whole GPT as a classifier; a probe is the cheap version.)
 
-# %%
+# %% slideshow={"slide_type": "-"}
 K = 75                                                     # every story has at least 75 tokens
 
 
@@ -437,7 +441,7 @@ p_happy = torch.sigmoid(logit_test).double().numpy()
 y_pred = (p_happy >= 0.5).astype(int)
 print(f"training loss {probe_loss.item():.3f}; test: {y_true.mean():.0%} of the {len(y_true)} stories are happy")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Accuracy, precision, recall, F1 and the confusion matrix
 #
 # With "happy" as the positive class, every prediction is a true or false positive or negative:
@@ -448,7 +452,7 @@ print(f"training loss {probe_loss.item():.3f}; test: {y_true.mean():.0%} of the 
 # Precision asks "when it says happy, is it right?", recall "of the happy stories, how many did it find?".
 # F1, their harmonic mean, is high only when both are.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 tp = int(((y_pred == 1) & (y_true == 1)).sum())
 fp = int(((y_pred == 1) & (y_true == 0)).sum())
 fn = int(((y_pred == 0) & (y_true == 1)).sum())
@@ -471,11 +475,12 @@ print(f"\nbaseline 'always happy': accuracy {metrics.accuracy(y_true, always_hap
       f"F1(sad) {metrics.precision_recall_f1(y_true, always_happy, positive=0)[2]:.3f}, "
       f"macro-F1 {metrics.macro_f1(y_true, always_happy):.3f} (probe: {metrics.macro_f1(y_true, y_pred):.3f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With 60% happy stories, a classifier that never thinks at all gets 60% accuracy and a fine-looking F1 for the
 # happy class. Its F1 for the sad class is 0, and **macro-F1** — the mean of the per-class F1s — exposes it.
 # Always ask for the baseline and for per-class numbers.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 9.2 — F1 from counts
 # Write `f1_from_counts(tp, fp, fn)` returning the F1 score, and 0.0 when there is no positive in either the
 # predictions or the truth (`tp + fp + fn == 0`).
@@ -485,14 +490,14 @@ print(f"\nbaseline 'always happy': accuracy {metrics.accuracy(y_true, always_hap
 # $F_1 = 2\,TP / (2\,TP + FP + FN)$: the harmonic mean of precision and recall, written with counts.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def f1_from_counts(tp, fp, fn):
     # BEGIN SOLUTION
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
     # END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_function("9.2", f1_from_counts, [
     ((tp, fp, fn), skm.f1_score(y_true, y_pred)),
     ((0, 0, 0), 0.0),
@@ -501,7 +506,7 @@ check_function("9.2", f1_from_counts, [
     ((3, 1, 2), 2 * 0.75 * 0.6 / 1.35),
 ], hint="Precision = tp / (tp + fp), recall = tp / (tp + fn); F1 = 2tp / (2tp + fp + fn).")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The ROC curve and AUC
 #
 # Accuracy depends on the threshold 0.5. The **ROC curve** shows every threshold at once: sort the stories by
@@ -510,7 +515,7 @@ check_function("9.2", f1_from_counts, [
 # one (ties count half): 0.5 is guessing, 1 is a perfect ranking. It ignores the threshold and the class
 # balance — and whether the probabilities mean anything.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 order = np.argsort(-p_happy, kind="mergesort")
 sorted_scores, sorted_truth = p_happy[order], y_true[order]
 last_of_each = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(order) - 1]   # tied scores move together
@@ -543,7 +548,7 @@ axes[1].set(xticks=[0, 1], xticklabels=["sad", "happy"], yticks=[0, 1], yticklab
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 9.3 — the AUC of a contamination detector
 # Section 3's model-side detector is a classifier too. Score each story by how much the leaky model beats the
 # truth, `score = true nats − model nats`, on the 30 benchmark stories (label 1, leaked) and the 100 fresh
@@ -556,23 +561,23 @@ plt.show()
 # more memorized than fresh ones.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "-"}
 detector_stories = benchmark + fresh
 detector_labels = [1] * len(benchmark) + [0] * len(fresh)
 detector_scores = [-s.log_prob - l.sum().item()                # true nats − model nats, per story
                    for s, l in zip(detector_stories, story_nlls(leaky, detector_stories))]
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 detector_auc = metrics.roc_auc(detector_labels, detector_scores)
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("9.3", detector_auc, skm.roc_auc_score(detector_labels, detector_scores), rtol=1e-9,
       hint="metrics.roc_auc(labels, scores): the labels first, then the scores.")
 print(f"membership detector AUC {detector_auc:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Calibration: do the probabilities mean what they say?
 #
 # A model that says "80% happy" should be right 80% of the time it says so. A **reliability diagram** bins the
@@ -586,7 +591,7 @@ print(f"membership detector AUC {detector_auc:.3f}")
 # loss on a held-out calibration set (100 validation stories). It changes no prediction's side of 0.5, only
 # its confidence.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def reliability(y, p, n_bins=10):
     bin_of = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)   # bin b holds (b/10, (b+1)/10]
     used = [b for b in range(n_bins) if (bin_of == b).any()]
@@ -637,11 +642,11 @@ axes[0].legend(loc="upper left")
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Robustness.** The probe was trained on standard stories. On shifted stories — new names and places, so
 # many `<unk>` tokens — the same probe, unchanged:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 shifted_probe = shifted[:100]
 p_shifted = torch.sigmoid(probe((features(shifted_probe) - mu) / sd).squeeze(1) / tau).detach().double().numpy()
 y_shifted = labels(shifted_probe).long().numpy()
@@ -651,10 +656,11 @@ print(f"shifted:  accuracy {metrics.accuracy(y_shifted, p_shifted >= 0.5):.2f}, 
       f"AUC {metrics.roc_auc(y_shifted, p_shifted):.2f}, ECE {ece(y_shifted, p_shifted):.2f}   "
       f"(always happy: accuracy {y_shifted.mean():.2f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Accuracy falls below the always-happy baseline, the ranking is barely better than chance, and the
 # probabilities are confidently wrong: calibration measured on IID data does not carry over to shifted data.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Generation metrics: BLEU, ROUGE, METEOR
 #
 # For generated text there is rarely one right answer. Translation and summarization benchmarks compare the
@@ -662,7 +668,7 @@ print(f"shifted:  accuracy {metrics.accuracy(y_shifted, p_shifted >= 0.5):.2f}, 
 # reads a story without its last sentence and writes the ending (greedy decoding); the story's real last
 # sentence is the reference.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def split_ending(text):
     cut = text.rindex(" In the end,")
     return text[:cut], text[cut:]
@@ -678,7 +684,7 @@ for prompt in prompts:
 for prompt, ending, ref in list(zip(prompts, endings, references))[:3]:
     print(f"…{prompt[-70:]}\n   model:    {ending}\n   reference:{ref}\n")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **BLEU** (Papineni et al., 2002) is precision-based. For $n = 1..4$, the modified precision $p_n$ is the
 # fraction of the output's $n$-grams that appear in the reference, each counted at most as often as the
 # reference has it ("clipped", so "the the the" gets no credit for repeating). Counts are added over the whole
@@ -692,7 +698,7 @@ for prompt, ending, ref in list(zip(prompts, endings, references))[:3]:
 # punctuation off words) and smoothing when some $p_n = 0$. We reuse its tokenizer from `course_utils.metrics`
 # and write the rest.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def ngrams(tokens, n):
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
@@ -718,14 +724,14 @@ print(f"BLEU {ours:.2f}   (p1..p4 = {', '.join(f'{p:.3f}' for p in precisions)})
 print(f"max |ours − sacrebleu| = {diff:.1e}", "✓" if diff < 1e-9 else "✗")
 assert diff < 1e-9
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **ROUGE** (Lin, 2004) comes from summarization and leans on recall: how much of the reference the output
 # covers. ROUGE-N counts shared $n$-grams; **ROUGE-L** uses the longest common subsequence (same order, gaps
 # allowed), so it rewards the right order without demanding adjacency. Each gives a precision (over the
 # output's length), a recall (over the reference's) and their F-measure. rouge-score lowercases and keeps only
 # letters and digits.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def lcs_length(a, b):
     table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
     for i, wa in enumerate(a):
@@ -762,7 +768,7 @@ print("mean ROUGE F:", ", ".join(f"{k} {v:.3f}" for k, v in mean_rouge.items()))
 print(f"max |ours − rouge-score| = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
 assert diff < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **METEOR** (Banerjee & Lavie, 2005) was built to fix BLEU's blindness to wording. It aligns the output's
 # words to the reference's — exact matches first, then matches after stemming, then **synonyms** from
 # WordNet — and combines unigram precision $P$ and recall $R$ into $F = \frac{10PR}{R + 9P}$ (recall-heavy),
@@ -771,7 +777,7 @@ assert diff < 1e-12
 # whose synonyms are storyworld's two groups of feelings, which its stories use interchangeably for an ending
 # (happy = proud = glad, sad = angry = lonely):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 SYNONYM_GROUP = {w: 0 for w in ("happy", "proud", "glad")} | {w: 1 for w in ("sad", "angry", "lonely")}
 
 
@@ -795,7 +801,7 @@ def meteor_lite(reference, output):
 meteor_model = np.mean([meteor_lite(r, e) for r, e in zip(references, endings)])
 print(f"mean METEOR-lite of the model's endings: {meteor_model:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Where overlap metrics disagree with meaning
 #
 # Three sets of endings for the same 60 stories: the model's, a **paraphrase** of each reference (same
@@ -803,7 +809,7 @@ print(f"mean METEOR-lite of the model's endings: {meteor_model:.3f}")
 # Meaning is known here: the ending is right if its feeling matches the story's label. storyworld can also say
 # whether the whole story, with this ending, is one it could have written.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 HAPPY, SAD = ("happy", "proud", "glad"), ("sad", "angry", "lonely")
 
 
@@ -836,7 +842,7 @@ for name, outputs in candidates.items():
     writable = np.mean([world.log_prob(p + o) > -math.inf for p, o in zip(prompts, outputs)])
     print(f"{name:<14}{bleu_score:>7.1f}{rouge_l:>9.3f}{meteor:>13.3f}{right:>15.0%}{writable:>22.0%}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The contradiction keeps almost every word and gets the meaning wrong in every story; BLEU and ROUGE score it
 # far above the paraphrase, which is right every time. METEOR ranks the paraphrase higher than BLEU does, but
 # still below the contradiction: one flipped word is a small change in overlap. The model's own endings are all
@@ -844,7 +850,8 @@ for name, outputs in candidates.items():
 # the reference's word ("sad" for "angry") costs $n$-grams; METEOR's synonyms give that credit back.
 # Overlap metrics measure closeness to a reference, not correctness; they work best averaged over many outputs
 # with several references, and as a check on systems, not on single answers.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Benchmarks and prompt sensitivity
 #
 # Benchmark suites such as **GLUE** and **SuperGLUE** bundle many fixed tasks (entailment, question
@@ -855,7 +862,7 @@ for name, outputs in candidates.items():
 # (the friend's name and three other names), scored by which option the model finds most likely next. The
 # same 80 questions, asked in four formats:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 share_stories = [s for s in test_corpus.stories if s.topic == "share"][:80]
 rng = random.Random(0)
 FORMATS = ["inside the story", "after the story, same words", "after the story, as a question",
@@ -891,7 +898,7 @@ for name in FORMATS:
     interval = f"{low:.0%}–{high:.0%}"
     print(f"{name:<34}{np.mean(correct[name]):>27.0%}{interval:>14}{np.mean(greedy_correct[name]):>24.0%}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The model knows the answer: asked in the words of its training data, at the place a story asks it, it is
 # right every time. Asked after the story ends, it falls to between chance (25%) and a coin flip, because in
 # its training data a new story follows and new stories have new characters; and the question format is mostly
@@ -903,7 +910,8 @@ for name in FORMATS:
 # Benchmarks also test **robustness** (the same question paraphrased or with a typo), and **stress tests** push
 # past the comfortable range: inputs longer than the context window, adversarial prompts, rare words. Each of
 # this notebook's failures — shifted data, leaked data, a reworded question — is such a test.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Human evaluation: A/B tests, Bradley–Terry and Elo
 #
 # For open-ended output the final judge is people. Raters score outputs for **quality, coherence, factual
@@ -914,7 +922,7 @@ for name in FORMATS:
 # "raters" are simulated, with a known rule: a rater prefers a story storyworld can write over one it cannot,
 # flips a coin when both or neither are, and 20% of the time just clicks at random.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 NOISE = 0.2
 system_names = ["storyworld", "GPT T=0.7", "GPT T=1.0", "GPT T=1.3", "GPT T=1.6"]
 samples = {"storyworld": [s.text for s in val_corpus.stories[100:140]]}
@@ -943,16 +951,16 @@ games = np.bincount(judgements.ravel(), minlength=5)
 for k, name in enumerate(system_names):
     print(f"{name:<12} grammatical {grammatical[name].mean():>4.0%}   won {wins[k]:>3} of {games[k]} comparisons")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # An **A/B test** of two systems is a win rate with a confidence interval. Is T=0.7 better than T=1.0?
 
-# %%
+# %% slideshow={"slide_type": "-"}
 head_to_head = np.array([w == 1 for w, l in judgements if {w, l} == {1, 2}], dtype=float)
 low, high = metrics.bootstrap_ci(head_to_head, np.mean, n_resamples=1000, seed=0)
 print(f"T=0.7 beat T=1.0 in {head_to_head.mean():.0%} of {len(head_to_head)} direct comparisons "
       f"(95% CI {low:.0%}–{high:.0%})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The interval includes 50%: with this many votes we cannot tell them apart. Detecting a small difference
 # takes many judgements — roughly $n \approx 1/\text{(margin)}^2$, so a 55/45 preference needs about 400.
 #
@@ -965,7 +973,7 @@ print(f"T=0.7 beat T=1.0 in {head_to_head.mean():.0%} of {len(head_to_head)} dir
 # with $p_i = e^{\theta_i}$, $W_i$ the wins of $i$ and $n_{ij}$ the games between $i$ and $j$. **Elo** ratings
 # express the same strengths on a scale where 400 points mean 10:1 odds.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def bradley_terry_mm(pairs, n_items, steps=2000):
     wins = np.bincount(pairs[:, 0], minlength=n_items)
     games = np.zeros((n_items, n_items))
@@ -1012,13 +1020,14 @@ ax.set(xticks=range(5), xticklabels=[f"{n}\n{grammatical[n].mean():.0%} grammati
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Bradley–Terry recovers the true order — the more grammatical, the higher — with intervals that say which
 # differences the votes can support. Online Elo, updated one vote at a time, gives a different answer for each
 # order of the *same* votes; that is why leaderboards fit Bradley–Terry to all the votes instead. Real human
 # evaluation has problems our simulation leaves out: raters disagree, prefer longer and more confident
 # answers, and cannot check facts they do not know.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 9.4 — what a rating difference means
 # Using the fitted strengths `theta`, compute the probability that GPT at T=0.7 (`theta[1]`) beats GPT at
 # T=1.3 (`theta[3]`) in a single comparison (`p_07_beats_13`), and the same probability from the Elo-scale
@@ -1031,21 +1040,21 @@ plt.show()
 # `1 / (1 + 10 ** ((R[3] - R[1]) / 400))`.
 # </details>
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 # BEGIN SOLUTION
 p_07_beats_13 = 1 / (1 + math.exp(-(theta[1] - theta[3])))
 R = metrics.to_elo_scale(theta)
 p_elo = 1 / (1 + 10 ** ((R[3] - R[1]) / 400))
 # END SOLUTION
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check("9.4a", p_07_beats_13, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
       hint="σ(θ₁ − θ₃) = 1 / (1 + exp(−(θ₁ − θ₃))).")
 check("9.4b", p_elo, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
       hint="The Elo scale is 1000 + 400/ln 10 · θ, so 10^(ΔR/400) = e^(Δθ).")
 print(f"P(T=0.7 beats T=1.3) = {p_07_beats_13:.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. What each metric measures, and what it misses
 #
 # | metric | measures | misses |
@@ -1064,7 +1073,7 @@ print(f"P(T=0.7 beats T=1.3) = {p_07_beats_13:.2f}")
 # the test data is like the real data, that it never leaked, and that the question was asked the way the
 # model expects. Check those assumptions before trusting the number.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - Perplexity is $e^{\text{mean NLL}}$; compare models with different tokenizers in bits per character, on the
 #   same text and protocol. storyworld's floor shows how far a model is from perfect, token by token.
@@ -1084,5 +1093,5 @@ print(f"P(T=0.7 beats T=1.3) = {p_07_beats_13:.2f}")
 # [00 · Next-token prediction](00_next_token_prediction.ipynb) and look at the bigram models' numbers again:
 # you can now say what each one tells you and what it does not.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 summary()
