@@ -475,8 +475,8 @@ package, package_cache = gen.forward_cached(gpt, story_ids)
 d_full = (ours - full_logits).abs().max().item()
 d_package = (ours - package).abs().max().item()
 print(f"{story_ids.size(1)} tokens: max |cached − full forward| = {d_full:.0e}, "
-      f"max |ours − course_utils.generate| = {d_package:.0e}", "✓" if max(d_full, d_package) < 1e-5 else "✗")
-assert max(d_full, d_package) < 1e-5
+      f"max |ours − course_utils.generate| = {d_package:.0e}", "✓" if max(d_full, d_package) < 1e-4 else "✗")
+assert max(d_full, d_package) < 1e-4   # float32 rounding on logits of size ~10: same numbers, another order
 
 start = encode("Once there was").repeat(4, 1)
 for settings in (dict(temperature=0), dict(temperature=1.0), dict(temperature=0.7, top_k=5)):

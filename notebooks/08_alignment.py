@@ -303,12 +303,18 @@ assert diff < 1e-6
 # reference model's log-probabilities need no gradient.
 
 # %% slideshow={"slide_type": "-"}
-def train_dpo(steps=80, beta=0.1, lr=1e-4, batch_size=8, seed=0):
+def start_from_sft(lr, seed):
+    """A trainable copy of the SFT model (the policy), its optimizer and a seeded sampler: how DPO and PPO
+    (below) both begin, while `sft` itself stays frozen as the reference."""
     torch.manual_seed(seed)
     policy = copy.deepcopy(sft)
     freeze(policy, frozen=False)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
+    return policy, optimizer, torch.Generator().manual_seed(seed)
+
+
+def train_dpo(steps=80, beta=0.1, lr=1e-4, batch_size=8, seed=0):
+    policy, optimizer, g = start_from_sft(lr, seed)
     history = defaultdict(list)
     policy.train()
     for step in range(steps):
@@ -493,11 +499,7 @@ check_true("8.3c", abs(package_surrogate - surrogate_up) < 1e-5,
 
 # %% slideshow={"slide_type": "-"}
 def train_ppo(reward_fn, iterations=30, batch_size=16, kl_coef=0.1, lr=1e-4, epochs=2, seed=0):
-    torch.manual_seed(seed)
-    policy = copy.deepcopy(sft)
-    freeze(policy, frozen=False)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
+    policy, optimizer, g = start_from_sft(lr, seed)
     history = defaultdict(list)
     for it in range(iterations):
         batch = [ppo_prompts[i] for i in torch.randint(len(ppo_prompts), (batch_size,), generator=g).tolist()]
@@ -584,23 +586,27 @@ ax.set(ylabel="greedy answer accuracy", ylim=(0, 1.05), xlabel="what the questio
 ax.legend()
 fig.tight_layout()
 plt.show()
+print(f"{'greedy accuracy':<16}" + "".join(f"{k:>9}" for k in kinds))
+for scores in (sft_scores, dpo_scores, ppo_scores, oracle_scores):
+    print(f"{scores['name']:<16}" + "".join(f"{scores['by_kind'][k]:>9.0%}" for k in kinds))
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # What this toy run shows, and what it does not:
 #
-# - **Alignment did not teach a missing skill.** The gains came where the SFT model already had part of the
-#   answer — the feeling (it knows happy from sad), the pet, the food; with the perfect reward also the place.
-#   The toy's colour stayed near zero for every method: copying a detail out of the story is not something a
-#   few dozen preference steps teach. Alignment reshapes preferences among outputs the model can already
-#   produce.
+# - **Alignment moved answers the model already half-knew.** DPO's gains came on the feeling, the pet and the
+#   food, which the SFT model already got right a quarter of the time or less. With the perfect reward, PPO also
+#   raised the colour and the place from 5% to about 20%: sampling let it try answers and be told which were
+#   true. No method made a weak question type reliable; a few dozen preference steps reshape the preferences
+#   among outputs the model can already produce, they do not teach it to copy a detail out of the story.
 # - **DPO** is supervised learning on fixed pairs: two models, no sampling, one loss, and the cheapest here. It
 #   raised the win-rate and greedy accuracy, at a moderate KL, and made sampled answers slightly worse.
-# - **PPO optimizes the reward model, not the truth.** With our 62%-accurate reward model its score rose while
-#   greedy and sampled accuracy fell, the pet question collapsed and the KL was the largest: reward hacking, in
-#   small. With a perfect reward the *same* algorithm gave the best greedy accuracy at a tenth of the KL. The
-#   trouble was the judge, not PPO. PPO also costs more: a reward model to train first, sampling, three models
-#   in memory (four with a value network) and more hyperparameters. At scale, with a good reward model, its
-#   on-policy sampling is also its strength: it learns from the policy's own answers.
+# - **PPO optimizes the reward model, not the truth.** With our 63%-accurate reward model its score rose while
+#   greedy and sampled accuracy fell, the friend and pet questions collapsed and the KL was the largest: reward
+#   hacking, in small. With a perfect reward the *same* algorithm came within two points of DPO's greedy
+#   accuracy at about a quarter of DPO's KL (a seventh of its own with the learned reward). The trouble was the
+#   judge, not PPO. PPO also costs more: a reward model to train first, sampling, three models in memory (four
+#   with a value network) and more hyperparameters. At scale, with a good reward model, its on-policy sampling
+#   is also its strength: it learns from the policy's own answers.
 # - **Small numbers.** 40 held-out stories give 255 questions: differences of a few points are noise.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
