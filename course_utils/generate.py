@@ -230,6 +230,14 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
                          f"last block_size tokens (generate() does this)")
     if idx.min() < 0 or idx.max() >= model.config.vocab_size:
         raise ValueError(f"token IDs must be in [0, {model.config.vocab_size})")
+    return _forward_cached(model, idx, cache)
+
+
+def _forward_cached(model, idx: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
+    """forward_cached without its checks: the decode loop feeds it one token it sampled itself, and at a
+    fraction of a millisecond per step the checks' reductions would be a visible part of the cost."""
+    T = idx.size(1)
+    past = cache.length
     tr = model.transformer
     pos = torch.arange(past, past + T, device=idx.device)                 # absolute positions of new tokens
     x = tr.wte(idx) + tr.wpe(pos)                                          # (B, T, C)
@@ -278,7 +286,7 @@ def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, us
             out, cache = forward_cached(model, text[:, -block_size:])
             logits = out[:, -1, :]
         else:  # decode: only the token sampled last goes through the model
-            out, cache = forward_cached(model, text[:, -1:], cache)
+            out, cache = _forward_cached(model, text[:, -1:], cache)
             logits = out[:, -1, :]
         if repetition_penalty is not None:
             logits = apply_repetition_penalty(logits, text, repetition_penalty)
