@@ -397,7 +397,7 @@ def train_bpe(text, vocab_size, pattern=PATTERN, n_special=1):
         if not counts:
             break  # every chunk is a single token: nothing left to merge
         pair = min(counts, key=lambda p: (-counts[p], p))  # most frequent; ties go to the smallest IDs
-        words = [(merge(ids, pair, new_id), n) for ids, n in words]
+        words = [(bpe.merge(ids, pair, new_id), n) for ids, n in words]  # bpe.merge: Exercise 1.3's merge
         merges[pair] = new_id
     return merges
 
@@ -438,7 +438,7 @@ def encode_chunk(ids):
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))  # the earliest-learned pair
         if pair not in merges:
             break
-        ids = merge(ids, pair, merges[pair])
+        ids = bpe.merge(ids, pair, merges[pair])
     return ids
 
 
@@ -772,7 +772,8 @@ fit_bpe = 1024 / (len(course_bpe.encode(val_text)) / 400)
 check("1.5a", fit_char, 1024 * 400 / len(val_text), hint="With characters, tokens = characters.")
 check("1.5b", fit_bpe, 1024 * 400 / len(course_bpe.encode(val_text)),
       hint="Count the BPE tokens of val_text, divide by 400 stories, then divide 1,024 by that.")
-print(f"1,024 tokens hold {fit_char:.1f} stories as characters, {fit_bpe:.1f} as storyworld BPE tokens")
+print(f"1,024 tokens hold {1024 * 400 / len(val_text):.1f} stories as characters, "   # the reference values
+      f"{1024 * 400 / len(course_bpe.encode(val_text)):.1f} as storyworld BPE tokens")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Tokenizer playground

@@ -445,7 +445,8 @@ course_gpt_kv_bytes = 2 * 4 * 4 * 32 * 128 * 4
 check("3.4a", mistral_kv_bytes, 4 * 2**30, hint="2 × 32 × 8 × 128 × 32,768 × 2 bytes: exactly 4 GiB.")
 check("3.4b", course_gpt_kv_bytes, course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4),
       hint="float32 numbers take 4 bytes; the course GPT has no grouped heads: 4 KV heads.")
-print(f"Mistral-like: {mistral_kv_bytes / 2**30:.0f} GiB per sequence; course GPT: {course_gpt_kv_bytes / 1024:.0f} KiB")
+print(f"Mistral-like: {course_attention.kv_cache_bytes(32, 8, 128, 32_768) / 2**30:.0f} GiB per sequence; "
+      f"course GPT: {course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4) / 1024:.0f} KiB")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Proof: equal to PyTorch, and to the course GPT

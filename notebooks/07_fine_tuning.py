@@ -709,7 +709,8 @@ merged_weight = (adapter.base.weight + adapter.scaling * adapter.lora_B @ adapte
 # %% slideshow={"slide_type": "-"}
 check("7.4", merged_weight, adapter.merge().weight.detach(),
       hint="W has shape (384, 128); B @ A must have the same shape.")
-check_true("7.4b", torch.linalg.matrix_rank(merged_weight - adapter.base.weight.detach()).item() <= 1,
+check_true("7.4b", ... if merged_weight is ... else  # `...`: not attempted yet
+           torch.linalg.matrix_rank(merged_weight - adapter.base.weight.detach()).item() <= 1,
            message_if_false="the update of a rank-1 adapter has rank at most 1",
            hint="Subtract the frozen weight: what is left is (α/r) B A.")
 
