@@ -215,7 +215,8 @@ class DecodingExplorer(widgets.VBox):
         self.text = widgets.Textarea(value=prompt, placeholder="Start a story...", continuous_update=True,
                                      layout=widgets.Layout(width="100%", height="60px"))
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=3.0, step=0.05,
-                                               description="temperature", continuous_update=False)
+                                               description="temperature", continuous_update=False,
+                                               style={"description_width": "initial"})  # the whole label
         self.top_k = widgets.IntSlider(value=top_k or 0, min=0, max=max(50, top_k or 0),
                                        description="top-k (0 off)", continuous_update=False)
         self.top_p = widgets.FloatSlider(value=1.0 if top_p is None else top_p, min=0.05, max=1.0, step=0.05,
