@@ -17,7 +17,7 @@ import torch
 from course_utils import coreference
 from course_utils.widgets import attention_viewer as av
 from course_utils.widgets.attention_viewer import (AttentionData, AttentionViewer, ViewState, head_view_svg,
-                                                   model_view_svg, neuron_view_svg, render_svg)
+                                                   heatmap_view_svg, model_view_svg, neuron_view_svg, render_svg)
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "course_utils" / "widgets" / "attention_viewer.js"
@@ -53,7 +53,8 @@ def gpt():
 
 @pytest.mark.parametrize("state", [ViewState(), ViewState(layer=1, head=2), ViewState(selected=4),
                                    ViewState(head=0, selected=5), ViewState("model"), ViewState("model", selected=3),
-                                   ViewState("neuron"), ViewState("neuron", layer=1, head=1, selected=2)])
+                                   ViewState("neuron"), ViewState("neuron", layer=1, head=1, selected=2),
+                                   ViewState("heatmap"), ViewState("heatmap", layer=1, head=2, selected=3)])
 def test_every_view_is_well_formed_svg_and_deterministic(state):
     data = made_up()
     svg = render_svg(data, state)
@@ -111,7 +112,7 @@ def test_neuron_view_shows_scores_whose_softmax_is_the_weights():
 
 def test_empty_long_escaped_and_unknown_input():
     empty = AttentionData((), np.zeros((2, 3, 0, 0)))
-    for view in ("head", "model", "neuron"):
+    for view in ("head", "model", "neuron", "heatmap"):
         assert "No tokens" in render_svg(empty, ViewState(view))
     nasty = made_up(T=3, tokens=["<script>", " a&b", " " + "x" * 40])
     svg = head_view_svg(nasty)
@@ -282,3 +283,19 @@ setTimeout(() => {{
                            ["text", "Tom had a dog."], ["text", "Tom had a cat."]]
     assert out["beforePause"] == 6, "typing is sent after a pause, not on every keystroke"
     assert out["selects"] == [2, 4, 7], "layers; all + 3 heads; none + 6 tokens"
+
+
+def test_heatmap_has_one_cell_per_causal_weight_with_its_value():
+    data = made_up(T=5)
+    svg = heatmap_view_svg(data, ViewState("heatmap", layer=1, head=2))
+    parse(svg)
+    cells = re.findall(r"fill-opacity='([\d.]+)'><title>[^<]*: ([\d.]+)</title>", svg)
+    assert len(cells) == 5 * 6 // 2, "the lower triangle, diagonal included: the causal mask hides the rest"
+    weights = data.attention[1, 2][np.tril_indices(5)]
+    assert [float(w) for _, w in cells] == pytest.approx(weights, abs=0.005)
+    mean = heatmap_view_svg(data, ViewState("heatmap", layer=1, head=-1))
+    assert "mean of all heads" in mean
+    first_row = float(re.findall(r"<title>[^<]*: ([\d.]+)</title>", mean)[0])
+    assert first_row == pytest.approx(1.0), "the first query can only attend to itself"
+    long = AttentionData(data.tokens, data.attention, note="the first 5 of 300 tokens")
+    assert "the first 5 of 300 tokens" in heatmap_view_svg(long, ViewState("heatmap"))

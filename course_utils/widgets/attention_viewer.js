@@ -22,6 +22,7 @@ const HINTS = {
   head: "Hover a token to isolate its lines; click it to keep only its row (click again to clear).",
   model: "Every layer × head at once; click a thumbnail to open it in the head view.",
   neuron: "Pick a query token (click a token, or the menu) and a head: q · k / √d, then softmax.",
+  heatmap: "Rows are queries, columns keys; hover a cell for its weight. 'all' shows the mean of the heads.",
 };
 
 function el(tag, props = {}, children = []) {
@@ -36,8 +37,8 @@ function render({ model, el: root }) {
   const style = el("style", { textContent: STYLE });
   const text = el("textarea", { value: model.get("text"), placeholder: "Type some text…" });
   const run = el("button", { textContent: "Show attention", title: "or press Enter, or pause typing" });
-  const viewButtons = ["head", "model", "neuron"].map((v) =>
-    el("button", { textContent: `${v} view`, value: v }));
+  const viewButtons = ["head", "model", "neuron", "heatmap"].map((v) =>
+    el("button", { textContent: v === "heatmap" ? "heat-map" : `${v} view`, value: v }));
   const layer = el("select", { title: "layer" });
   const head = el("select", { title: "head" });
   const token = el("select", { title: "selected token" });

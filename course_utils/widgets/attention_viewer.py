@@ -1,4 +1,4 @@
-"""Attention viewer: a GPT's attention on any text, in three views (after BertViz, Vig 2019).
+"""Attention viewer: a GPT's attention on any text, in four views (after BertViz, Vig 2019).
 
     viewer = AttentionViewer(model, tokenizer, "Once upon a time, there was a girl named Lily. She ...")
     viewer            # last line of a cell: interactive in Jupyter, VS Code and Colab; an SVG on GitHub
@@ -11,6 +11,8 @@
 * **neuron view**: one head, one query token: its query vector q, each earlier token's key vector k, the
   elementwise product q*k, the score q.k / sqrt(d_k) and the softmax weight. This is where the weights in
   the other two views come from.
+* **heat-map**: the plain (query x key) matrix of one head, or the mean of a layer's heads, one cell per
+  weight; the causal mask is the empty upper triangle.
 
 The pictures come from pure functions of the state (``head_view_svg``, ``model_view_svg``,
 ``neuron_view_svg``: data + ``ViewState`` in, SVG text out), which the tests check and the notebooks display
@@ -31,12 +33,12 @@ import traitlets
 
 from ..attention import scaled_dot_product_attention
 
-__all__ = ["AttentionData", "ViewState", "head_view_svg", "model_view_svg", "neuron_view_svg",
+__all__ = ["AttentionData", "ViewState", "head_view_svg", "model_view_svg", "neuron_view_svg", "heatmap_view_svg",
            "render_svg", "AttentionViewer", "HEAD_COLOURS", "display_token"]
 
 HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf")  # matplotlib's tab10; more heads than ten reuse them
-VIEWS = ("head", "model", "neuron")
+VIEWS = ("head", "model", "neuron", "heatmap")
 MIN_WEIGHT = 0.03         # lines lighter than this are not drawn (invisible anyway, and they bloat the SVG)
 MAX_TOKEN_CHARS = 14      # longer tokens are elided in the pictures
 FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'"
@@ -353,9 +355,48 @@ def neuron_view_svg(data: AttentionData, state: ViewState = ViewState()) -> str:
     return _svg(width, height, body, "neuron-view")
 
 
+def heatmap_view_svg(data: AttentionData, state: ViewState = ViewState()) -> str:
+    """The attention matrix as a grid: row i = query i, column j = key j, darker = more weight."""
+    if not data.tokens:
+        return _message("No tokens: type some text.", "heatmap-view")
+    state = state.clamped(data)
+    T = len(data.tokens)
+    att = data.attention[state.layer]                                         # (H, T, T)
+    matrix = att.mean(axis=0) if state.head < 0 else att[state.head]          # (T, T)
+    which = "mean of all heads" if state.head < 0 else f"head {state.head}"
+    cell = max(6.0, min(18.0, 560 / T))
+    left, top = 110, 100
+    width, height = left + cell * T + 20, top + cell * T + 14
+    body = [_text(10, 18, f"Heat-map · layer {state.layer} · {which}", size=13, weight="bold"),
+            _text(10, 36, "row = query (the token attending), column = key; each row sums to 1", size=10,
+                  fill="#777")]
+    if data.note:
+        body.append(_text(10, 52, data.note, size=10, fill="#a33"))
+    for i in range(T):
+        for j in range(i + 1):                                                # causal: keys j <= i only
+            w = float(matrix[i, j])
+            body.append(f"<rect x='{left + j * cell:.1f}' y='{top + i * cell:.1f}' width='{cell:.1f}' "
+                        f"height='{cell:.1f}' fill='#1f4e9c' fill-opacity='{min(w, 1.0):.2f}'>"
+                        f"<title>{_esc(display_token(data.tokens[i]))} → "
+                        f"{_esc(display_token(data.tokens[j]))}: {w:.2f}</title></rect>")
+    body.append(f"<rect x='{left}' y='{top}' width='{cell * T:.1f}' height='{cell * T:.1f}' fill='none' "
+                f"stroke='#ccc'/>")
+    size = 10 if cell >= 10 else 7
+    for i, token in enumerate(data.tokens):
+        shown = display_token(token)
+        bold = "bold" if i == state.selected else ""
+        body.append(_text(left - 4, top + i * cell + cell * 0.75, shown, anchor="end", size=size, weight=bold,
+                          extra=f" class='tok q' data-select='{i}'"))
+        x = left + i * cell + cell * 0.7
+        body.append(_text(x, top - 4, shown, size=size,
+                          extra=f" transform='rotate(-60 {x:.1f} {top - 4})'"))
+    return _svg(width, height, body, "heatmap-view")
+
+
 def render_svg(data: AttentionData, state: ViewState = ViewState()) -> str:
-    """The picture for a state: the head, model or neuron view."""
-    view = {"head": head_view_svg, "model": model_view_svg, "neuron": neuron_view_svg}
+    """The picture for a state: the head, model, neuron or heat-map view."""
+    view = {"head": head_view_svg, "model": model_view_svg, "neuron": neuron_view_svg,
+            "heatmap": heatmap_view_svg}
     if state.view not in view:
         raise ValueError(f"view must be one of {VIEWS}, got {state.view!r}")
     return view[state.view](data, state)

@@ -124,6 +124,7 @@ WIDGET_NOTEBOOKS: dict[str, list[WidgetCase]] = {
             Step("select", "select[title='layer']", "+1"),
             Step("click", "button:has-text('model view')"),
             Step("click", "button:has-text('neuron view')"),
+            Step("click", "button:has-text('heat-map')", expect="Heat-map"),
             Step("click", "button:has-text('head view')"),
             # The text box sends its text 0.7 s after the last keystroke (or on Enter / "Show attention").
             Step("fill", "textarea", "Once upon a time, there was a little boy named Tom. He had a dog."),
