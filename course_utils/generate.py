@@ -35,7 +35,6 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
@@ -163,36 +162,77 @@ def apply_repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penal
 # The KV cache
 # --------------------------------------------------------------------------------------------------
 
-@dataclass
 class KVCache:
-    """Per layer, the keys and values of every token processed so far: (B, n_head, T, head_size) each."""
+    """Per layer, the keys and values of every token processed so far.
 
-    keys: list[torch.Tensor] = field(default_factory=list)
-    values: list[torch.Tensor] = field(default_factory=list)
+    ``keys[layer]`` and ``values[layer]`` are (B, n_head, length, head_size). They live in one buffer per layer,
+    (2, B, n_head, capacity, head_size), allocated ahead and written in place: appending with ``torch.cat``
+    would copy the whole cache at every step, which costs more and more as the text grows. When a buffer is
+    full it is replaced by one twice as large (never larger than the model's window), as a Python list grows,
+    so the copies cost O(1) per token on average. Serving systems go further and allocate the whole window,
+    or fixed-size pages, up front."""
+
+    def __init__(self):
+        self.length = 0                               # tokens (positions) held, the same in every layer
+        self._buffers: list[torch.Tensor] = []        # per layer: (2, B, n_head, capacity, head_size)
 
     @property
-    def length(self) -> int:
-        """How many tokens (positions) the cache holds."""
-        return self.keys[0].size(2) if self.keys else 0
+    def keys(self) -> list[torch.Tensor]:
+        """Per layer, the cached keys (B, n_head, length, head_size): views into the buffers."""
+        return [buffer[0, :, :, :self.length] for buffer in self._buffers]
+
+    @property
+    def values(self) -> list[torch.Tensor]:
+        """Per layer, the cached values (B, n_head, length, head_size): views into the buffers."""
+        return [buffer[1, :, :, :self.length] for buffer in self._buffers]
+
+    @property
+    def batch_size(self) -> int | None:
+        return self._buffers[0].size(1) if self._buffers else None
 
     def nbytes(self) -> int:
+        """Bytes of the keys and values held (not counting the buffers' spare room)."""
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 
+    def drop_oldest(self, n: int = 1) -> "KVCache":
+        """Forget the n oldest tokens, shifting the others down by n (what a "sliding cache" would do when the
+        window is full; with learned absolute positions it is *not* the same model: see the module docstring)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= self.length:
+            raise ValueError(f"n must be an int in [0, {self.length}] (the tokens cached), got {n!r}")
+        with torch.inference_mode():  # the buffers are inference tensors (see _forward_cached)
+            for buffer in self._buffers:
+                buffer[:, :, :, :self.length - n] = buffer[:, :, :, n:self.length].clone()  # overlapping: copy first
+        self.length -= n
+        return self
 
-def _attention_cached(attn, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
-    """The block's CausalSelfAttention on new tokens x (B, T, C), reading and extending the cache."""
-    B, T, C = x.size()
+    def _room(self, layer: int, kv: torch.Tensor, needed: int, max_length: int) -> torch.Tensor:
+        """The buffer of `layer`, grown if it cannot hold `needed` tokens. kv (2, B, nh, T, hs) gives the shape."""
+        old = self._buffers[layer] if layer < len(self._buffers) else None
+        if old is not None and old.size(3) >= needed:
+            return old
+        capacity = min(max_length, max(needed, 64, 2 * old.size(3) if old is not None else 0))
+        two, B, nh, _, hs = kv.shape
+        buffer = kv.new_empty(two, B, nh, capacity, hs)
+        if old is None:
+            self._buffers.append(buffer)
+        else:
+            buffer[:, :, :, :self.length] = old[:, :, :, :self.length]
+            self._buffers[layer] = buffer
+        return buffer
+
+
+def _attention_cached(attn, x: torch.Tensor, B: int, T: int, cache: KVCache, layer: int,
+                      max_length: int) -> torch.Tensor:
+    """The block's CausalSelfAttention on new tokens x (B * T, C), reading and extending the cache."""
+    C = x.size(1)
     nh = attn.n_head
-    q, k, v = attn.c_attn(x).split(C, dim=2)                               # 3 x (B, T, C)
-    q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-    past = cache.keys[layer].size(2) if layer < len(cache.keys) else 0   # tokens this layer has cached
-    if past:
-        k = torch.cat((cache.keys[layer], k), dim=2)                       # (B, nh, past + T, hs)
-        v = torch.cat((cache.values[layer], v), dim=2)
-        cache.keys[layer], cache.values[layer] = k, v
-    else:
-        cache.keys.append(k)
-        cache.values.append(v)
+    past = cache.length                                                   # tokens cached before these
+    qkv = F.linear(x, attn.c_attn.weight, attn.c_attn.bias)                # (B * T, 3C): q, k, v at once
+    qkv = qkv.view(B, T, 3, nh, C // nh).permute(2, 0, 3, 1, 4)            # (3, B, nh, T, hs)
+    buffer = cache._room(layer, qkv[1:], past + T, max_length)             # (2, B, nh, capacity, hs)
+    buffer[:, :, :, past:past + T] = qkv[1:]                               # append this step's keys and values
+    q = qkv[0]                                                             # (B, nh, T, hs)
+    k, v = buffer[0, :, :, :past + T], buffer[1, :, :, :past + T]         # (B, nh, past + T, hs)
     if T == 1:      # one new token sees every cached one: no mask needed
         y = F.scaled_dot_product_attention(q, k, v)
     elif past == 0:  # the prompt on its own: plain causal attention
@@ -200,8 +240,16 @@ def _attention_cached(attn, x: torch.Tensor, cache: KVCache, layer: int) -> torc
     else:           # new token i sits at position past + i and sees keys 0 .. past + i
         mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    y = y.transpose(1, 2).contiguous().view(B, T, C)
-    return attn.c_proj(y)
+    y = y.transpose(1, 2).reshape(B * T, C)                                # heads side by side
+    return F.linear(y, attn.c_proj.weight, attn.c_proj.bias)
+
+
+def _layer_norm(norm, x: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(x, norm.weight.shape, norm.weight, norm.bias, norm.eps)
+
+
+def _mlp(mlp, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(mlp.act(F.linear(x, mlp.c_fc.weight, mlp.c_fc.bias)), mlp.c_proj.weight, mlp.c_proj.bias)
 
 
 @torch.no_grad()
@@ -210,7 +258,7 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
     already in ``cache``. Returns the logits of the new positions (B, T, vocab_size) and the cache, now
     holding all cache.length + T tokens. The same as ``model(all tokens)[0][:, -T:]`` up to float rounding.
 
-    Built from the model's own modules (embeddings, each block's norms, attention projections and MLP, the
+    Built from the model's own weights (embeddings, each block's norms, attention projections and MLP, the
     final norm and the head), for pre-norm and post-norm blocks alike. Inference only: no dropout, so
     a model with dropout must be in eval mode."""
     if idx.dim() != 2:
@@ -221,8 +269,8 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
         raise ValueError("the KV cache is for inference: call model.eval() first (dropout is on)")
     cache = cache if cache is not None else KVCache()
     B, T = idx.size()
-    if cache.keys and cache.keys[0].size(0) != B:
-        raise ValueError(f"the cache holds a batch of {cache.keys[0].size(0)}, the new tokens {B}")
+    if cache.batch_size is not None and cache.batch_size != B:
+        raise ValueError(f"the cache holds a batch of {cache.batch_size}, the new tokens {B}")
     past = cache.length
     if past + T > model.config.block_size:
         raise ValueError(f"{past} cached + {T} new tokens exceed the context window block_size="
@@ -233,22 +281,30 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
     return _forward_cached(model, idx, cache)
 
 
+@torch.inference_mode()
 def _forward_cached(model, idx: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
-    """forward_cached without its checks: the decode loop feeds it one token it sampled itself, and at a
-    fraction of a millisecond per step the checks' reductions would be a visible part of the cost."""
-    T = idx.size(1)
+    """forward_cached without its checks: the decode loop feeds it one token it sampled itself.
+
+    At one token per step the work is so small that overheads show: the checks' reductions, the modules'
+    call machinery, autograd's bookkeeping, reshaping 3-D tensors. So this runs in ``torch.inference_mode``
+    (lighter than ``no_grad``: no version counters; the cache and the logits are "inference tensors"), applies
+    the modules' weights with the functional forms (F.linear, F.layer_norm) and keeps the tokens as rows of a
+    2-D (B * T, C) tensor; attention alone needs the (B, nh, T, hs) view."""
+    B, T = idx.size()
     past = cache.length
     tr = model.transformer
-    pos = torch.arange(past, past + T, device=idx.device)                 # absolute positions of new tokens
-    x = tr.wte(idx) + tr.wpe(pos)                                          # (B, T, C)
+    block_size = model.config.block_size
+    x = F.embedding(idx, tr.wte.weight) + tr.wpe.weight[past:past + T]    # (B, T, C): new tokens at past, past+1..
+    x = x.view(B * T, -1)                                                 # (B * T, C)
     for layer, block in enumerate(tr.h):
         if block.prenorm:
-            x = x + _attention_cached(block.attn, block.ln_1(x), cache, layer)
-            x = x + block.mlp.c_proj(block.mlp.act(block.mlp.c_fc(block.ln_2(x))))
+            x = x + _attention_cached(block.attn, _layer_norm(block.ln_1, x), B, T, cache, layer, block_size)
+            x = x + _mlp(block.mlp, _layer_norm(block.ln_2, x))
         else:
-            x = block.ln_1(x + _attention_cached(block.attn, x, cache, layer))
-            x = block.ln_2(x + block.mlp.c_proj(block.mlp.act(block.mlp.c_fc(x))))
-    return model.lm_head(tr.ln_f(x)), cache
+            x = _layer_norm(block.ln_1, x + _attention_cached(block.attn, x, B, T, cache, layer, block_size))
+            x = _layer_norm(block.ln_2, x + _mlp(block.mlp, x))
+    cache.length = past + T
+    return model.lm_head(tr.ln_f(x)).view(B, T, -1), cache                 # (B, T, vocab_size)
 
 
 # --------------------------------------------------------------------------------------------------

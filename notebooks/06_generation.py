@@ -486,6 +486,13 @@ for settings in (dict(temperature=0), dict(temperature=1.0), dict(temperature=0.
     assert torch.equal(with_cache, reference)
 
 # %% [markdown] slideshow={"slide_type": "-"}
+# Our `torch.cat` copies the whole cache at every step, so step $t$ moves $t$ cached vectors per layer. The
+# package's `KVCache` instead writes each step's keys and values *in place* into a buffer allocated ahead,
+# doubling it when full (as a Python list grows): a step no longer copies what is already cached (attention
+# still reads all of it).
+# Serving systems go further and allocate the whole window, or fixed-size pages of it, up front.
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **The context window.** The course GPT has *learned absolute positions*: a token's keys and values depend on
 # where it sits. Once the text is longer than `block_size` = 128 tokens, `GPT.generate` slides the window, so
 # every token moves one position and every cached key is stale. Keeping the old keys anyway (a "sliding
@@ -496,8 +503,7 @@ long_ids = encode(" ".join(s.text for s in test_stories[:2]))[:, :129]        # 
 window = long_ids[:, 1:]                                                      # what the model can see
 exact = gpt(window)[0][0, -1]
 _, stale = gen.forward_cached(gpt, long_ids[:, :128])                         # keys of positions 0..127
-stale.keys = [k[:, :, 1:] for k in stale.keys]                                # drop the oldest token ...
-stale.values = [v[:, :, 1:] for v in stale.values]
+stale.drop_oldest(1)                                                          # drop the oldest token ...
 slid = gen.forward_cached(gpt, long_ids[:, 128:], stale)[0][0, -1]            # ... and append the new one
 print(f"sliding cache vs recomputing the window: max |Δ logit| = {(slid - exact).abs().max():.1f}, "
       f"same most likely token: {slid.argmax().item() == exact.argmax().item()}")
@@ -546,7 +552,7 @@ print(f"GPT-2 small: {75_497_472 / 2**20:.0f} MiB of cache per 1,024-token seque
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-def seconds(fn, repeats=2):
+def seconds(fn, repeats=3):
     best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -218,8 +218,7 @@ def test_a_sliding_cache_is_not_the_same_model():
     idx = torch.randint(50, (1, 17), generator=torch.Generator().manual_seed(2))
     exact = model(idx[:, 1:])[0][0, -1]
     _, cache = gen.forward_cached(model, idx[:, :16])
-    cache.keys = [k[:, :, 1:] for k in cache.keys]
-    cache.values = [v[:, :, 1:] for v in cache.values]
+    cache.drop_oldest(1)
     slid = gen.forward_cached(model, idx[:, 16:], cache)[0][0, -1]
     assert (slid - exact).abs().max() > 1e-3
 
@@ -256,3 +255,36 @@ def test_top_p_generation_with_and_without_cache_agree():
     d = gen.generate(model, prompt, 25, 1.0, repetition_penalty=1.3, generator=torch.Generator().manual_seed(1),
                      use_cache=False)
     assert torch.equal(c, d)
+
+
+def test_the_cache_grows_its_buffers_in_place_and_keeps_what_it_holds():
+    """Keys and values are written into buffers allocated ahead; a full buffer is replaced by a larger one
+    with the same contents, never larger than the window."""
+    model = tiny_gpt(block_size=200)
+    idx = torch.randint(50, (2, 150), generator=torch.Generator().manual_seed(5))
+    _, cache = gen.forward_cached(model, idx[:, :3])
+    first_buffer = cache._buffers[0]
+    capacities = {first_buffer.size(3)}
+    for t in range(3, 150):
+        _, cache = gen.forward_cached(model, idx[:, t:t + 1], cache)
+        capacities.add(cache._buffers[0].size(3))
+    assert sorted(capacities) == [64, 128, 200]                       # doubled, then capped at block_size
+    assert cache.length == 150 and cache.batch_size == 2
+    _, reference = gen.forward_cached(model, idx)                     # the same keys, computed in one pass
+    for ours, theirs in zip(cache.keys + cache.values, reference.keys + reference.values):
+        assert ours.shape == (2, 2, 150, 8)                               # (B, n_head, T, head_size)
+        assert (ours - theirs).abs().max() <= 1e-5
+    assert cache.nbytes() == reference.nbytes() == 2 * 2 * 2 * 150 * 16 * 4   # layers, k+v, batch, tokens, C
+
+
+def test_drop_oldest_shifts_the_cache():
+    model = tiny_gpt()
+    idx = torch.randint(50, (1, 10), generator=torch.Generator().manual_seed(6))
+    _, cache = gen.forward_cached(model, idx)
+    before = [k.clone() for k in cache.keys]
+    assert cache.drop_oldest(3) is cache and cache.length == 7
+    for k, old in zip(cache.keys, before):
+        assert torch.equal(k, old[:, :, 3:])
+    for bad in (-1, 8, 1.5, True):
+        with pytest.raises(ValueError, match="n must be"):
+            cache.drop_oldest(bad)
