@@ -11,6 +11,7 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--out", default=str(CHECKPOINT_DIR / "storyworld_gpt"))
     args = parser.parse_args()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)   # before training, not after minutes of it
 
     torch.set_num_threads(min(2, torch.get_num_threads()))  # the course's reference machine: 2 cores
     set_seed(0)
