@@ -32,7 +32,10 @@ __all__ = ["token_logprobs", "sequence_logprob", "bradley_terry_loss", "reward_i
 
 
 def token_logprobs(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """log π(y_t | x_≤t) at every position (B, T), 0 where y is IGNORE_INDEX, and the mask of scored ones."""
+    """log π(y_t | x_≤t) at every position (B, T), 0 where y is IGNORE_INDEX, and the mask of scored ones.
+    Computed on the model's device (x and y are moved there)."""
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
     logits, _ = model(x)
     mask = y != IGNORE_INDEX
     logp = logits.log_softmax(-1).gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)
@@ -131,7 +134,7 @@ def ppo_step(policy, reference, optimizer, prompts: Sequence[Sequence[int]],
     with torch.no_grad():
         logp_old, mask = token_logprobs(policy, x, y)
         logp_ref, _ = token_logprobs(reference, x, y)
-        scores = torch.as_tensor(reward_fn(prompts, responses), dtype=torch.float32)
+        scores = torch.as_tensor(reward_fn(prompts, responses), dtype=torch.float32).to(logp_old.device)
     kl = (logp_old - logp_ref).sum(-1)
     rewards = scores - kl_coef * kl
     advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)

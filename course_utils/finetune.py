@@ -285,9 +285,11 @@ def finetune(model: GPT, examples: Sequence[Example], steps: int, batch_size: in
 def lm_loss(model: GPT, examples: Sequence[Example], pad_id: int = 0, batch_size: int = 64) -> float:
     """Mean cross-entropy per scored token over `examples` (nats per token)."""
     model.eval()
+    device = next(model.parameters()).device
     total, count = 0.0, 0
     for first in range(0, len(examples), batch_size):
         x, y = collate(examples[first:first + batch_size], pad_id)
+        x, y = x.to(device), y.to(device)
         logits, _ = model(x, y)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE_INDEX,
                                reduction="sum")
@@ -306,12 +308,13 @@ def answer_correct(model: GPT, examples: Sequence[Example], pad_id: int = 0, bat
     at every scored position is the target. One forward pass per batch instead of a generation loop; the
     two agree because greedy decoding only ever follows its own argmax."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for first in range(0, len(examples), batch_size):
         x, y = collate(examples[first:first + batch_size], pad_id)
-        logits, _ = model(x)
+        logits, _ = model(x.to(device))
         scored = y != IGNORE_INDEX
-        right = (logits.argmax(-1) == y) | ~scored
+        right = (logits.argmax(-1).cpu() == y) | ~scored
         out.append(right.all(dim=1))
     return torch.cat(out)
 
@@ -330,6 +333,7 @@ def generate_responses(model: GPT, prompts: Sequence[Sequence[int]], max_new_tok
     from .generate import forward_cached
 
     model.eval()
+    device = next(model.parameters()).device
     longest = max(len(p) for p in prompts)
     if longest + max_new_tokens > model.config.block_size:
         raise ValueError(f"prompt + {max_new_tokens} new tokens exceed block_size={model.config.block_size}")
@@ -339,8 +343,8 @@ def generate_responses(model: GPT, prompts: Sequence[Sequence[int]], max_new_tok
     out: list[list[int]] = [[] for _ in prompts]
     for length in sorted(groups):
         rows = groups[length]
-        logits, cache = forward_cached(model, torch.tensor([list(prompts[i]) for i in rows]))
-        done = torch.zeros(len(rows), dtype=torch.bool)
+        logits, cache = forward_cached(model, torch.tensor([list(prompts[i]) for i in rows], device=device))
+        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
             token = sample_next(logits[:, -1], temperature, generator=generator)      # (b, 1)
             for j, t in enumerate(token[:, 0].tolist()):

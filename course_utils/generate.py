@@ -141,6 +141,14 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+    return _draw(probs, generator)
+
+
+def _draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of probs (B, vocab_size) -> (B, 1). The draw happens on the generator's device, so
+    a seeded ``torch.Generator()`` (a CPU one) also works for a model on a GPU, with the same tokens."""
+    if generator is not None and generator.device != probs.device:
+        return torch.multinomial(probs.to(generator.device), 1, generator=generator).to(probs.device)
     return torch.multinomial(probs, 1, generator=generator)
 
 

@@ -261,7 +261,12 @@ class GPT(nn.Module):
                 if top_k is not None:
                     v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
                     logits[logits < v[:, [-1]]] = float("-inf")
-                idx_next = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+                probs = logits.softmax(dim=-1)
+                if generator is not None and generator.device != probs.device:
+                    # draw on the generator's device: a seeded CPU generator gives the same tokens on a GPU
+                    idx_next = torch.multinomial(probs.to(generator.device), 1, generator=generator).to(idx.device)
+                else:
+                    idx_next = torch.multinomial(probs, 1, generator=generator)
             idx = torch.cat((idx, idx_next), dim=1)
         return idx
 
