@@ -106,8 +106,8 @@ def attention_maps(model, idx: torch.Tensor) -> torch.Tensor:
     try:
         for b in blocks:
             b.attn.record_attention = True
-        model(idx)
-        return torch.stack([b.attn.last_attention for b in blocks], dim=1)
+        model(idx.to(next(model.parameters()).device))
+        return torch.stack([b.attn.last_attention for b in blocks], dim=1).cpu()   # numpy-friendly
     finally:
         for b, flag in zip(blocks, before):
             b.attn.record_attention = flag

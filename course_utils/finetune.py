@@ -213,7 +213,7 @@ class GPTClassifier(nn.Module):
         """h (B, T, C) -> (B, C): position lengths - 1 of each row (the last position without lengths)."""
         if lengths is None:
             return h[:, -1]
-        return h[torch.arange(h.size(0)), lengths - 1]
+        return h[torch.arange(h.size(0), device=h.device), lengths.to(h.device) - 1]
 
     def features(self, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.last_token(hidden_states(self.gpt, idx), lengths)

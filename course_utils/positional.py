@@ -74,10 +74,11 @@ class LearnedPositionalEmbedding(nn.Module):
 
 
 def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
-    """(T, dim/2) rotation angles m θ_i, with θ_i = base^(-2i/dim): pair i of position m turns by m θ_i."""
+    """(T, dim/2) rotation angles m θ_i, with θ_i = base^(-2i/dim): pair i of position m turns by m θ_i.
+    Computed in float64 on the CPU (large m θ_i lose digits in float32, and Apple's MPS has no float64)."""
     _check_dim(dim)
     theta = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-    return positions.to(torch.float64)[:, None] * theta
+    return positions.detach().cpu().to(torch.float64)[:, None] * theta
 
 
 def apply_rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
@@ -93,7 +94,7 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: flo
     if positions.shape != (T,):
         raise ValueError(f"positions must have shape ({T},), got {tuple(positions.shape)}")
     angles = rope_angles(positions, d, base)
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)     # (T, d/2)
+    cos, sin = angles.cos().to(x), angles.sin().to(x)                 # (T, d/2), x's dtype and device
     even, odd = x[..., 0::2], x[..., 1::2]                           # (..., T, d/2) each
     out = torch.empty_like(x)
     out[..., 0::2] = even * cos - odd * sin

@@ -124,12 +124,13 @@ class AttentionData:
         hooks = [block.attn.c_attn.register_forward_hook(lambda mod, inp, out: captured.append(out))
                  for block in model.transformer.h]
         try:
-            model(torch.tensor([ids]))
+            model(torch.tensor([ids], device=next(model.parameters()).device))
         finally:
             for hook in hooks:
                 hook.remove()
         qs, ks, atts = [], [], []
         for qkv in captured:                                               # (1, T, 3C) per layer
+            qkv = qkv.cpu()
             q, k, _ = qkv.split(C, dim=2)
             q = q.view(T, H, C // H).transpose(0, 1)                       # (H, T, hs)
             k = k.view(T, H, C // H).transpose(0, 1)                       # (H, T, hs)

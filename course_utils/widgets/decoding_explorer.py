@@ -108,8 +108,8 @@ def decoding_view(prompt: str, model, tokenizer, temperature: float = 1.0, top_k
         raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room in the context window "
                          f"(block_size={model.config.block_size})")
     cropped = max(0, len(ids) - window)
-    idx = torch.tensor([ids[cropped:]])
-    logits = model(idx)[0][:, -1, :]                                       # (1, vocab_size)
+    idx = torch.tensor([ids[cropped:]], device=next(model.parameters()).device)
+    logits = model(idx)[0][:, -1, :].cpu()                                 # (1, vocab_size)
     p_model = logits.softmax(dim=-1)[0]
     p_sampled = next_token_probs(logits, temperature, top_k, top_p)[0]
     # at T -> 0 the distribution becomes one-hot on the most likely token: greedy decoding
