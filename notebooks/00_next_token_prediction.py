@@ -60,7 +60,40 @@ plt.rcParams["figure.dpi"] = 80
 # Every deep-learning project has the same four parts: **data**, a **model** (a function with parameters
 # $\theta$), **training** (adjust $\theta$ to fit the data) and **testing** (check the fit on data the model
 # has never seen). The goal is **generalization**: good predictions on new inputs, not a memorized training set.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **What is different about an LLM.** The four parts are the same for every model. What changed is the kind of
+# data and how many jobs one model does:
 #
+# | | traditional ML | earlier NLP models | a large language model |
+# |---|---|---|---|
+# | input | structured: a table of chosen features | text, often as hand-picked features | raw text, as tokens |
+# | tasks | one per model | one per model: a tagger, a classifier, a translator | many, from one model |
+# | labels | for every example | for every task | none to pretrain (§2); few or none to adapt |
+# | context | one row of features | a few words, or an RNN's fading memory | long: attention links any two tokens |
+#
+# An LLM is **pretrained** once, on a large amount of unlabeled text, to predict the next token. It is then
+# **adapted** to a task: by a prompt alone (zero-shot), or by fine-tuning on a small labeled set (notebook 07).
+# Earlier systems trained a new model for each task. Structured-data problems such as fraud detection on a
+# table of transactions are still mostly the job of traditional ML.
+#
+# Where LLMs are used today:
+#
+# | area | what the LLM does there |
+# |---|---|
+# | chat assistants | answer questions, customer support, tutoring (ChatGPT and similar) |
+# | writing and code | draft and summarize text; complete and explain code (GitHub Copilot) |
+# | translation | translate and localize text; with a speech model in front, transcripts too |
+# | education | explain a topic at the student's level, generate practice questions, draft feedback |
+# | healthcare | draft clinical notes, summarize patient records and the medical literature |
+# | finance and law | read and summarize reports and contracts, extract the key terms |
+# | personalization | describe and match products and content to what a user has liked |
+# | science | search and summarize papers, write and debug analysis code |
+#
+# In each of these the LLM is one part of a larger system, and where mistakes are costly a person or a tool
+# checks its output: a fluent answer is not necessarily a true one (notebook 06 measures this).
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Our data is *storyworld*: short, simple English stories written by a small random grammar that ships with the
 # course. Unlike real English, storyworld knows the exact probability of every story it writes, so we will
 # always know how good a perfect model could be.
@@ -144,8 +177,10 @@ check_function("0.1", next_token_pairs, [
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. From words to numbers
 #
-# A network computes with numbers, so each token gets an integer **ID**: its row in a vocabulary. Then an ID
-# becomes an **indicator** (one-hot) vector $e \in \{0,1\}^{|V|}$: all zeros except a 1 at the ID.
+# The problem of §2 cannot be solved yet: its contexts $x_{i,1:j}$ and targets $y_{ij}$ are words, while a loss
+# $\xi$ and its gradient need vectors. A network computes with numbers, so each token gets an integer **ID**:
+# its row in a vocabulary. Then an ID becomes an **indicator** (one-hot) vector $e \in \{0,1\}^{|V|}$: all zeros
+# except a 1 at the ID.
 
 # %% slideshow={"slide_type": "-"}
 vocab = sorted(set(words))
@@ -160,7 +195,10 @@ print(one_hot)
 # Adding up the one-hot vectors of a context gives one vector per context, a **bag of words**. But a bag
 # forgets order: "I am" and "am I" get the same vector. To keep order, give each *position* its own block: a
 # $|V| \times T$ indicator matrix with a 1 at (word, position). From that matrix the sentence can be read back
-# exactly. Real models use a learned version of the same idea (positional encodings, notebook 02).
+# exactly. The matrix has a fixed number of columns, so $T$ is a **maximum length** chosen in advance: a longer
+# text is cut to its first $T$ tokens (`tokens[:T]` below). Real models have such a limit too (the course GPT
+# reads at most 128 tokens, GPT-2 1,024), and use a learned version of the same idea (positional encodings,
+# notebook 02).
 
 # %% slideshow={"slide_type": "-"}
 def bag_of_words(tokens):
@@ -185,6 +223,42 @@ for ax, tokens in zip(axes, (["I", "am", "a"], ["a", "am", "I"])):
 fig.suptitle("Same words, different order: the position matrix tells them apart")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **One long vector?** A network that wants a single input vector can get one by **flattening**: put the $T$
+# columns one under the other, a vector in $\{0,1\}^{|V|\,T}$. Nothing is lost, since each (word, position)
+# pair keeps its own entry: 36 entries for our 6 words and 6 positions, about 51 million for GPT-2's vocabulary
+# and length, almost all zero. Real models keep the sequence axis instead, for three reasons:
+#
+# - **sharing**: a flat input gives every (word, position) pair its own weights, so what the model learns about
+#   "cat" at position 3 teaches it nothing about "cat" at position 7. With the axis kept, the model looks up one
+#   vector per token, the same at every position, and adds a separate position signal (notebook 02);
+# - **one pass for all prefixes**: the nested contexts of §2 are the columns of one matrix, and one forward
+#   pass predicts the next token after each of them (causal attention, notebook 03);
+# - **size**: a one-hot column is stored as its ID, so a sequence is $T$ integers, not $|V|\,T$ numbers.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **The output side.** The target $y_{ij}$ is one word, so it becomes a one-hot vector too, and the network
+# returns a vector of the same size, one probability per vocabulary entry:
+#
+# $$\hat y_{ij} = f(\theta; x_{i,1:j}) \in [0,1]^{|V|}, \qquad \textstyle\sum_k (\hat y_{ij})_k = 1.$$
+#
+# After "I am" the true next word is "a", ID 1, so the target is $y = (0, 1, 0, 0, 0, 0)$: training pushes
+# $\hat y_1$ towards 1 and every other entry towards 0. (In a whole corpus one context is followed by different
+# words, and the best $\hat y$ is then the true distribution of the next word, not a one-hot vector; a model
+# that outputs it reaches the entropy floor of §1.)
+#
+# With vectors on both sides a loss is easy to write, for example the squared error
+# $\lVert y - f(\theta; x)\rVert^2$. The course uses the **cross-entropy**
+# $-\sum_k y_k \log \hat y_k = -\log \hat y_{\text{true word}}$ instead: the negative log-likelihood, in nats.
+# Both are smallest when $\hat y = y$, and averaged over a corpus both are minimized by the true next-word
+# probabilities. But cross-entropy punishes a confident mistake without limit ($-\log \hat y \to \infty$ as
+# $\hat y \to 0$) where the squared error never exceeds 2, and it is measured in the unit of the entropy floor.
+#
+# Once inputs and targets are vectors, three ingredients make the problem of §2 trainable at any scale: an
+# **architecture** $f$ (from the single table of §7 to the transformer of notebook 04), a **stochastic
+# gradient method** (update $\theta$ from small random batches of pairs) and **automatic differentiation**
+# (the library computes $\partial\,\text{loss}/\partial\theta$ for any $f$ built from its operations).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Splits, generalization, and IID vs non-IID
@@ -343,7 +417,10 @@ plt.show()
 # 3. **backpropagation**: compute $\partial\,\text{loss} / \partial W$;
 # 4. **update**: $W \leftarrow W - \eta\, \nabla_W \text{loss}$.
 #
-# Nobody tells the network about counting, yet gradient descent drives it to the count-based answer.
+# Nobody tells the network about counting, yet gradient descent drives it to the count-based answer. The three
+# ingredients of §3 are all here: the architecture is one table $W$ followed by a softmax, so $\hat y$ is a row
+# of probabilities; the stochastic gradient method updates from random batches of 4,096 characters; and
+# automatic differentiation is `loss.backward()`.
 
 # %% slideshow={"slide_type": "-"}
 W = torch.zeros(V, V, requires_grad=True)   # all-zero logits: every next character equally likely at first
@@ -405,6 +482,23 @@ check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.")
 check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.")
 print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a bigram table over its "
       f"vocabulary would have {2_525_766_049 / 1e9:.1f}B and look at one.")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **What the parameters hold.** A model does not keep facts the way a database does: there is no entry for "the
+# Eiffel Tower" that can be looked up, corrected or deleted. Its parameters hold **statistical regularities**
+# of the training text, learned in pretraining from nothing but next-token prediction. Given "The Eiffel Tower
+# is located in", a well-trained model puts most of its probability on " Paris" because that continuation was
+# overwhelmingly common in what it read. Grammar, facts and patterns of reasoning are all picked up this way,
+# as side effects of one objective. The same mechanism produces fluent continuations that are false when the
+# text gave no clear pattern (notebook 06).
+#
+# **Bigger is not always better.** More parameters mean more capacity, but also more compute and more data to
+# train, and more memory and time for every prediction. With too little data a large model memorizes: the
+# n-gram models of §6 showed it in miniature. A smaller model trained on enough data can beat a larger one
+# trained on too little: DeepMind's Chinchilla (70B parameters) outperformed their Gopher (280B) by spending
+# the same compute on more training tokens. To choose, read the **model card** published with a model: its
+# size, what data it was trained on, how it was evaluated and on what, its intended uses and its known
+# limitations. The `record` that comes with the course GPT in §8 is a model card in miniature.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Loss is not the evaluation metric

@@ -103,6 +103,28 @@ for name, vocab_size, width in [("course GPT", E.shape[0], E.shape[1]), ("GPT-2 
     print(f"{name:<12} {vocab_size:>7,} tokens × {width:>6,} = {vocab_size * width:>12,} parameters")
 
 # %% [markdown] slideshow={"slide_type": "-"}
+# **Tensors: rank and shape.** PyTorch keeps all of these numbers in **tensors**, arrays with any number of
+# axes. The number of axes is the tensor's **rank**; its **shape** gives the length of each axis:
+#
+# | tensor | rank | example shape | in this course |
+# |---|---|---|---|
+# | scalar | 0 | `()` | one number: a loss, a cosine similarity |
+# | vector | 1 | `(128,)` | one token's embedding: a row of the course GPT's $E$ |
+# | matrix | 2 | `(175, 128)` | the embedding matrix $E$: $\lvert V\rvert$ rows of $d$ numbers |
+# | 3-D tensor | 3 | `(B, T, C)` | a batch of $B$ sequences of $T$ tokens, each token a vector of $C = d$ numbers |
+# | $n$-D tensor | $n$ | `(stages, B, T, C)` | §4 stacks the GPT's vectors after every stage: rank 4 |
+#
+# Above, `ids` has shape `(T,)`, `one_hot` `(T, |V|)` and `by_module` `(T, d)`: one sentence. The model itself
+# works on batches, `(B, T)` IDs in and `(B, T, C)` vectors out.
+#
+# **Dense vs sparse.** A one-hot vector is **sparse**: one entry is 1 and the other $|V| - 1$ are 0, so it is
+# stored as a single ID. Any two different one-hot vectors are orthogonal, so they say nothing about which
+# tokens are alike. An embedding is **dense**: $d$ real numbers, nearly all non-zero, learned in training, and
+# for a real vocabulary far shorter than the one-hot vector (GPT-2: 768 numbers instead of 50,257). How close
+# two dense vectors are is what the rest of this notebook measures. (With a real vocabulary of tens of
+# thousands of words, the count vectors of §2 are sparse too.)
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Which rows does a training step change?** The loss depends on row $i$ only if token $i$ is in the batch,
 # so every other row gets a gradient of exactly zero. A fresh `nn.Embedding` shows it:
 
@@ -411,6 +433,36 @@ check_function("2.4", lambda a, b, c: solve_analogy(w2v, a, b, c), [
     (("girl", "princess", "boy"), w2v.analogy("girl", "princess", "boy")[0][0]),
 ], hint="Build b − a + c once, then take the max over the other words by cosine.")
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **word2vec's relatives.** Two later methods also learn one static vector per word:
+#
+# - **GloVe** (Stanford, 2014) first counts, once, over the whole corpus, how often word $j$ appears within a
+#   window of word $i$: $X_{ij}$. Then it fits vectors to those counts instead of learning from one window at a
+#   time: $w_i^\top \tilde w_j + b_i + \tilde b_j \approx \log X_{ij}$, by least squares weighted so that rare
+#   pairs count less and very frequent ones are capped. That is a factorization of the log co-occurrence matrix:
+#   global counts as in §2, but of neighbours instead of documents. (word2vec with negative sampling was later
+#   shown to factorize a shifted co-occurrence matrix implicitly, so the two are closer than they look.)
+# - **fastText** (Facebook AI Research, 2016) makes a word's vector the sum of vectors for its character
+#   $n$-grams ($n$ = 3 to 6, with `<` and `>` marking the word's edges) and for the whole word: "where" is
+#   `<wh`, `whe`, `her`, `ere`, `re>`, ..., `<where>`. A word never seen in training, or misspelled, still
+#   shares most of its $n$-grams with known words and gets a sensible vector, where word2vec and GloVe have
+#   none. Subword tokens (notebook 01) solve the same problem for LLMs.
+#
+# For real text these rarely need training from scratch: pretrained vectors are published and load in a few
+# lines. A well-known set is word2vec trained by Google on Google News text (300 dimensions, about 3 million
+# words and phrases), available through the gensim library as `gensim.downloader.load("word2vec-google-news-300")`
+# (a download of well over a gigabyte, so not run here). Like ours, these vectors are static.
+#
+# The whole line of ideas, from this notebook's start to its end:
+#
+# | when | method | a word's vector comes from | vectors per word |
+# |---|---|---|---|
+# | counting era | bag of words → TF-IDF (§2) | the documents it occurs in | one, sparse |
+# | 2013 | word2vec (§3) | predicting its neighbours | one, dense |
+# | 2014 | GloVe | fitting global co-occurrence counts | one, dense |
+# | 2016 | fastText | its character $n$-grams | one, dense, also for unseen words |
+# | 2018 on | contextual: ELMo, BERT, GPT (§5) | the whole text around it | one per occurrence |
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Scoring embeddings against the answer key
 #
@@ -573,6 +625,32 @@ for layer, wv in enumerate(contextual):
     s = embeddings.score_embeddings(wv, CATEGORIES, ANALOGIES)
     name = "input embedding" if layer == 0 else f"after block {layer}"
     print(f"{name:<16} purity@5 {s['purity']:.3f}   analogies {s['analogy']:.3f}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Vectors for sentences and documents.** A transformer gives one vector per token, but many uses want one
+# per sentence, paragraph or document: to find the passages closest to a question, to cluster or classify
+# texts. The token vectors are **pooled** into one:
+#
+# - **mean pooling**: average the last layer's token vectors, leaving out padding. §4 averaged over the
+#   occurrences of a word in the same way; notebook 09 averages the course GPT's final vectors over the first 75
+#   tokens of a story and classifies the story from that single vector.
+# - **a summary token**: BERT puts a special `[CLS]` token first. Its encoder lets every token see every other
+#   one, so the final vector at `[CLS]` can draw on the whole input, and training makes it the summary used for
+#   classification. In a causal decoder like GPT only the *last* token has seen everything, so it plays that
+#   role (notebook 07's classifier reads it).
+#
+# BERT also has optional **segment embeddings** for inputs made of two parts (a question and a passage, or two
+# sentences that may or may not follow each other): a learned vector for part A or part B is added to every
+# token. Its input embedding is token + position + segment; the course GPT's (`gpt_hidden_states` in §4) is
+# token + position.
+#
+# **Representation vs generative models.** Most embedding models used for search and retrieval-augmented
+# generation (RAG) are BERT-style encoders, further trained so that texts with similar meaning get vectors with
+# high cosine similarity (Sentence-BERT, for example, mean-pools its encoder's token vectors). A collection of
+# documents is embedded once, and each question retrieves the passages nearest to it. Such **representation
+# models** return vectors, for search, clustering and classification. **Generative models**, decoder-only
+# transformers such as GPT and the course GPT, return text, one token at a time. Both are built from the same
+# embeddings and attention layers; they differ in what they are trained to give back.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The embedding-space explorer

@@ -60,6 +60,38 @@ torch.manual_seed(0)
 torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
 plt.rcParams["figure.dpi"] = 80
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why attention replaced recurrence
+# Before 2017 the strongest neural language models and translators
+# were **recurrent networks** (RNNs, LSTMs among them). An RNN reads the tokens one after another and carries
+# one hidden state of fixed size, updated at every step: $h_t = f(h_{t-1}, x_t)$. That design has two costs.
+# Step $t$ must wait for step $t-1$, so the positions of a sequence cannot be computed in parallel, not even
+# in training, where every token is known in advance. And a fact from token 3 that matters at token 300 has
+# to survive some 300 rewrites of the same small vector, so long-range dependencies are easily lost. Early
+# neural translators (Sutskever et al.; Cho et al., 2014) had it worst: an RNN *encoder* squeezed the whole
+# source sentence into a single "context" vector, and an RNN *decoder* wrote the translation from that
+# vector alone.
+#
+# **Attention** entered translation with Bahdanau et al. (2014): for every word it writes, the decoder scores
+# *all* the encoder's hidden states and takes their weighted mix, instead of one summary vector.
+# "Attention Is All You Need" (Vaswani et al., 2017) then removed the recurrence (and the convolutions some
+# models used) altogether. The resulting **Transformer** computes every position at once, and any two
+# positions are a single step apart. Its encoder and decoder are stacks of attention blocks (notebook 04);
+# in today's models neither is an RNN.
+#
+# | | recurrent network | Transformer (self-attention) |
+# |---|---|---|
+# | positions computed | one after another: $O(n)$ sequential steps | all at once: $O(1)$ sequential steps |
+# | steps between two tokens $n$ apart | $O(n)$ | $1$ |
+# | cost of one layer (length $n$, width $d$) | $O(n\,d^2)$ | $O(n^2 d)$ |
+# | memory of the past | one fixed-size hidden state | the keys and values of every earlier token |
+#
+# The third row is the price: attention's work grows with the square of the length (cheaper than an RNN
+# layer while $n < d$, dearer beyond), which section 7 measures. What it buys is training that uses all the
+# parallel hardware, and so pretraining on huge corpora. A bonus came with it: one architecture serves
+# generation, translation, summarization and classification, and a model pretrained once can be fine-tuned
+# for each new task (notebook 07).
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Attention is a weighted mix, weighted by similarity
 #
@@ -602,6 +634,11 @@ print(f"at T = {lengths[-1]}, the fused kernel allocates {'under 1%' if fused_ra
 # That quadratic term is why attention is the most expensive part of a transformer on long texts, why context
 # windows were long stuck at a few thousand tokens, and why so much work goes into fused kernels, KV caches and
 # grouped key/value heads.
+#
+# It is the price of the trade in the opening table. A recurrent layer's work grows only like $T$, but its $T$
+# steps must run one after another, and a fact from the first token must survive $T-1$ updates of the hidden
+# state to reach the last. Attention does $T^2$ work, but none of it waits for the rest, so it spreads over
+# parallel hardware, and the first token is one step away from the last.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. What heads learn: a pronoun head

@@ -311,6 +311,26 @@ for name, value, meaning in gpt2_small.hyperparameter_table():
     print(f"{name:<24}{str(value):<10}{meaning}")
 
 # %% [markdown] slideshow={"slide_type": "-"}
+# **Where dropout acts.** `dropout_rate` (the field `GPTConfig.dropout`) sets one probability $p$ for every
+# dropout in the course GPT, and there are three places:
+#
+# 1. **after the embeddings**: `transformer.drop` acts on the sum of token and position embeddings,
+#    $x_0 = \text{drop}(\text{wte}[\text{token}] + \text{wpe}[\text{position}])$;
+# 2. **on the attention weights**, after the softmax and before they mix the values (notebook 03, section 4):
+#    `attn.attn_dropout` when the weights are written out, or the `dropout_p` argument of
+#    `F.scaled_dot_product_attention` in the fused path;
+# 3. **on each sublayer's output, just before it joins the residual (shortcut) path**: `attn.resid_dropout`
+#    after the attention's output projection `c_proj`, and `mlp.dropout` after the FFN's `c_proj`. A pre-norm
+#    block is therefore $x \leftarrow x + \text{drop}(f(\text{LN}(x)))$, once for attention and once for the FFN.
+#
+# The residual path itself, the final LayerNorm and the LM head are never dropped. Dropout acts only in
+# training mode: `model.eval()` turns every `nn.Dropout` into the identity, and the fused kernel then gets
+# `dropout_p = 0`, so at inference the same input always gives the same logits. Hugging Face's GPT-2
+# configuration names the same three places `embd_pdrop`, `attn_pdrop` and `resid_pdrop` (0.1 each by
+# default); GPT-2 small's configuration here, like the course's storyworld models, uses $p = 0$, as the table
+# prints.
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Count GPT-2 small's parameters by formula. With $V$ tokens, context $T$, width $C$ and $L$ blocks:
 #
 # - token and position embeddings: $VC + TC$ (the LM head is tied: no extra parameters);
@@ -425,6 +445,18 @@ else:
 # An encoder is a note-taker that reads everything and summarizes; a decoder is a storyteller that writes one
 # token at a time. Cross-attention is ordinary attention whose queries come from the decoder and whose keys
 # and values come from the encoder's output.
+#
+# That gives two kinds of use. An encoder is a **representation** model: its output is a vector per token
+# (pooled, one per text) that feeds a classifier or a search index, and most embedding models used for
+# retrieval descend from BERT. A decoder is a **generative** model: its output is a distribution over the next
+# token, so it writes. BERT is therefore not a translation model: it has no decoder to write the output.
+# Mapping one sequence to another is the classic encoder-decoder task, the one the original Transformer was
+# built for, and one of T5's text-to-text tasks.
+#
+# In time: the Transformer (2017, encoder-decoder, for translation) → GPT-1 (2018, decoder-only, pretrained
+# then fine-tuned) and BERT (2018, encoder-only) → GPT-2 (2019) → T5 (2019, encoder-decoder) → GPT-3 (2020,
+# 175 billion parameters, tasks from examples in the prompt) → instruction-tuned, aligned models such as
+# InstructGPT and ChatGPT (2022, notebook 08). Most large generative models since are decoder-only.
 
 # %% slideshow={"slide_type": "-"}
 T_enc, T_dec = 6, 4

@@ -159,6 +159,29 @@ assert diff < 1e-5
 # The two loops agree step for step, so from here on we call the package's `train`, which adds validation, a
 # progress bar and a live plot. The device is picked automatically: CUDA, then Apple's MPS, then the CPU.
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **The knobs of a training run.** Typical values for transformer language models, next to the ones this
+# notebook's main run uses (`TrainConfig`; the same loop as above):
+#
+# | hyperparameter | what it sets | typical values | here |
+# |---|---|---|---|
+# | epochs | passes over the data | pretraining: ~1 or less; fine-tuning: a few | 200 steps, ~2 epochs |
+# | batch size | sequences per step | 8 – 2,048 (big runs: millions of tokens) | 32 windows × 128 tokens |
+# | learning rate | peak step size | $10^{-5}$ – $10^{-3}$; higher for pretraining | $3 \times 10^{-3}$ |
+# | weight decay | pull of the weights towards zero | 0 – 0.1 | 0.1, matrices only |
+# | gradient clipping | largest allowed gradient norm | 0.5 – 1.0 | 1.0 |
+# | optimizer | update rule | Adam, AdamW, Adafactor (less memory) | AdamW, $\beta = (0.9, 0.95)$ |
+# | schedule | learning rate over time | linear, cosine, constant | warmup, then cosine to 10% |
+# | warmup steps | steps to ramp the rate up to its peak | hundreds to thousands | 20 |
+#
+# An **epoch** is one full pass over the training data. Large pretraining runs have so much text that they
+# read most of it **once at most** (GPT-3 got through less than half of its filtered Common Crawl, but read
+# Wikipedia about three times), so nearly every batch is new and overfitting is rare; fine-tuning reads a small
+# dataset a few times, at a lower learning rate. Our run is the opposite of pretraining at scale:
+# $200 \times 32 \times 128 = 819{,}200$ tokens drawn from a 373,091-token training set is about 2.2 epochs,
+# and the course checkpoint's 1,200 steps about 13. A tiny model also tolerates a higher learning rate than a
+# large one, hence our $3 \times 10^{-3}$.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Train the course GPT on storyworld
 #
@@ -322,6 +345,34 @@ print(f"the target is {len(target)} tokens for {len(words)} words of text: a sho
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Data quality: duplicates and personal data
 #
+# Everything a pretrained model knows comes from its data, so its makers mix text from several kinds of source,
+# each bringing something the others lack:
+#
+# | source | example | what it contributes |
+# |---|---|---|
+# | web crawls | Common Crawl (billions of pages since 2008) | volume and breadth; mostly noise until filtered |
+# | books | BooksCorpus (~11,000 free self-published books) | long, coherent text that spans many pages |
+# | encyclopedias | Wikipedia dumps, in many languages | carefully edited facts in a clean style |
+# | code | public GitHub repositories | programming languages; strict structure, step-by-step logic |
+# | science | arXiv papers, PubMed abstracts and articles | technical vocabulary, mathematics, medicine |
+# | curated mixtures | The Pile (EleutherAI: 825 GiB, 22 sources) | a documented blend of these, for open models |
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# A good pretraining set has **scale** (frontier models now read trillions of tokens: Meta reports 2T for
+# LLaMA 2 and 22–40T for LLaMA 4), **diversity** (many domains, registers and languages, so the model meets
+# every kind of text it will be asked about) and **quality** (fluent, well-formed text with little spam or
+# boilerplate). More data generalizes better, but only up to a point: text repeated many times, or padded
+# with junk, adds little, and quality filtering throws most of a crawl away. GPT-3's authors, for instance,
+# filtered about 45 TB of compressed Common Crawl text down to 570 GB. (The "45 TB of text" sometimes quoted
+# for GPT-4 is an unofficial estimate; OpenAI has not disclosed GPT-4's training data.)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Whatever is skewed in the data turns straight into behaviour. **Imbalance**: web text is mostly English, so
+# English gets most of the model's capacity while minority languages, with few tokens, are handled worse.
+# **Bias**: stereotypes in the text are statistics like any other, and the model learns them.
+# **Duplication**: whatever was copied most gets the most weight. **Contamination**: benchmark questions that
+# leaked into the crawl make test scores overstate what the model can do (notebook 09, §3).
+#
 # Web-scale corpora are noisy: the same page appears thousands of times, near-copies differ by a date or a
 # name, and text contains e-mail addresses and phone numbers. Duplication makes a model **memorize**; PII in
 # the data can come back out of the model. We build a dirty copy of storyworld and clean it.
@@ -451,6 +502,31 @@ print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
 # GPT-3 took 3,000+ A100 GPUs for weeks to months. Our model trains in a minute on a laptop because it is
 # $2 \times 10^5$ times smaller and reads $10^5$ times fewer tokens.
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Case study: LLaMA 4.** Meta released two LLaMA 4 models in 2025, **Scout** and **Maverick**. Both are
+# mixtures of experts (notebook 04, §8): Meta reports 17B *active* parameters per token for each, out of about
+# 109B (Scout) and 400B (Maverick) in total — the "~400B" of the table is Maverick. What Meta reports:
+#
+# - **data**: about 40T training tokens for Scout and 22T for Maverick, text in some 200 languages, from public,
+#   licensed and Meta-platform sources, filtered by deduplication, language identification and quality filters
+#   — the steps of §6 at scale;
+# - **compute**: about 7.38M H100 GPU-hours for pretraining both, training in **FP8** precision (8-bit floats,
+#   half the bits of bf16) so that each GPU-hour does more arithmetic;
+# - **natively multimodal, with early fusion**: images, cut into patches and encoded as tokens, enter the same
+#   transformer as text tokens from the start of pretraining, instead of being grafted onto a finished text
+#   model;
+# - **long context**: Meta reports a window of up to 10M tokens for Scout;
+# - **post-training** (notebooks 07 and 08): a light supervised fine-tuning pass, then online reinforcement
+#   learning, then a light DPO pass.
+#
+# Check it with $6ND$. In a mixture of experts each token only passes through the active parameters, so take
+# $N = 17 \times 10^9$: Scout needs $6 \times 17 \times 10^9 \times 40 \times 10^{12} \approx 4.1 \times 10^{24}$
+# FLOPs and Maverick $\approx 2.2 \times 10^{24}$, together about 7.5 times the LLaMA 2 70B run printed above.
+# Spread over 7.38M GPU-hours, that is about $2.4 \times 10^{14}$ useful FLOPs per second per GPU — about twice
+# the A100 rate we assumed, as one would expect from a newer GPU. And at 1,300–2,400 tokens per active
+# parameter, both are trained far past the ~20 that gives the lowest loss for a fixed compute budget (see
+# below), so that the finished models are cheap to run.
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A small scaling experiment
 # Bigger models reach lower loss for the same number of tokens — the starting point of scaling laws. Train three
@@ -471,6 +547,14 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.semilogx([n for n, _ in scaling], [l for _, l in scaling], "o-")
 ax.set(xlabel="parameters", ylabel="validation loss after 120 steps", title="Bigger models learn faster")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# This experiment holds the tokens fixed. Bigger is not always better, though: at a fixed compute budget
+# $C \approx 6ND$, every extra parameter means fewer tokens, and a smaller model trained longer can win.
+# Hoffmann et al. (2022) found that the loss-optimal split grows $N$ and $D$ together, at roughly **20 tokens
+# per parameter**: their Chinchilla (70B parameters, 1.4T tokens) beat Gopher (280B, 300B tokens) on about the
+# same compute. By that rule GPT-3 (under 2 tokens per parameter) was undertrained; LLaMA 2 70B (~29) and LLaMA 4
+# go well past 20 on purpose, because a smaller model is cheaper to run for every user afterwards.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5.3 — estimate a training run

@@ -625,6 +625,28 @@ ax.set(xlabel="prompt length (tokens)", ylabel="milliseconds", title="Prefill gr
 ax.legend()
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Making inference cheaper.** The KV cache removes repeated work. The other standard techniques make each
+# step cheaper, mostly by moving fewer bytes: to write one token for one sequence, a decode step must read every
+# weight of the model, so at batch size 1 memory traffic, not arithmetic, sets the pace.
+#
+# | technique | the idea | what it saves |
+# |---|---|---|
+# | **KV cache** (this section) | keep each layer's past keys and values | recomputing the prefix at every step |
+# | **mixed precision** (FP16, BF16) | 16-bit floats; key sums stay 32-bit | half the memory; faster GPU matmuls |
+# | **quantization** (8- or 4-bit) | integer weights, one scale per group | 2–4× less memory than 16-bit |
+# | **kernel fusion** (notebook 03) | several steps in one GPU kernel, as FlashAttention | memory traffic |
+# | **sparse or local attention** | attend only to some tokens, e.g. the last $w$ | $O(Tw)$, not $O(T^2)$ |
+# | **batching** | many requests through the model at once | one read of the weights serves them all |
+#
+# The cache and kernel fusion compute the same numbers (the cache changed no token above). 16-bit floats and
+# quantization round them a little, usually harmlessly, though aggressive quantization costs some accuracy.
+# Local attention changes the model itself, which must be trained that way (the first Mistral 7B, as its paper
+# reports, used a sliding window of 4,096 tokens). Batching multiplies the cache: the 64 GPT-2 sequences of
+# exercise 6.3 needed 4.5 GiB, which is why serving systems also keep the cache in fewer bits and hand out its
+# memory in pages. All of these make each token *cheaper*; section 6 pulls the other lever, spending *more*
+# tokens on a question to answer it better.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Hallucination: fluent answers without a source
 #
@@ -747,6 +769,46 @@ plt.show()
 #   chance (1 in 6) either way: this small model never learned to copy the pet. Nothing in the output tells a
 #   reader which answers are founded. That is why the next section checks answers instead of trusting them.
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Why models hallucinate.** The experiment shows the usual causes in miniature:
+#
+# - **the training objective**: pretraining rewards a plausible continuation, and in training text a question
+#   is nearly always followed by an answer, seldom by "I don't know". Our model puts over 99% of its probability
+#   on *some* name or animal whether or not the prompt contains the fact;
+# - **over-generalization**: it learned that "…went to the park with his" is followed by an animal, and applies
+#   that pattern to a hero who has no pet;
+# - **an under-specified prompt**: when the prompt leaves the answer open, the model fills the gap from its
+#   general expectations instead of asking back — the ungrounded friend question gets a name, right only by
+#   chance;
+# - **gaps in the training data**: what the training text never states, the model cannot recall, only
+#   imitate. storyworld never says where the friend lives, so no answer to that is founded.
+#
+# At scale the same mechanics produce invented facts, made-up citations and quotes attributed to the wrong
+# person. **What reduces it** (nothing removes it entirely):
+#
+# - **clear, specific prompts**: say exactly what is asked, and what to answer when the source does not say.
+#   This needs a model that follows instructions; ours only continues stories;
+# - **few-shot examples and chain-of-thought prompting**: examples in the prompt show what good answers look
+#   like, abstentions included (in-context learning, notebook 07); asking the model to reason step by step
+#   before it answers helps on questions that need several steps;
+# - **retrieval-augmented generation (RAG)**: find the documents relevant to the question and put them in the
+#   prompt. The search usually embeds the documents and the question as vectors (notebook 02) and looks up the
+#   nearest ones in a **vector database**; libraries such as LangChain wire retriever, prompt and model
+#   together. Our grounded prompts are RAG with a perfect retriever — and show its limit: retrieval helps only
+#   if the model uses what it is given, as it did for the friend and not for the pet;
+# - **verifiers and fact-checking**: a second model, a search or a knowledge base checks the answer's claims
+#   after it is written — the checker of section 6 is a perfect one;
+# - **instruction-tuned and aligned models**: fine-tuning on answers that say "the text does not say" when it
+#   does not, and preference training that ranks true answers above invented ones (notebooks 07 and 08), teach
+#   a model to abstain; chat models (the instruction-tuned versions of GPT-4, Claude or Mistral) are trained
+#   this way. Ours never saw such an example;
+# - **guardrails**: rules and classifiers around the model that block, flag or reroute answers, e.g. no
+#   factual claim without a retrieved source;
+# - **tool use**: send the question to something that knows — a search engine, a calculator, a database or an
+#   API. An **agent** lets the model decide which tool to call, read the result and check its own work in a
+#   loop (AutoGPT was an early example; protocols such as MCP, the Model Context Protocol, standardize how a
+#   model connects to tools).
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Test-time scaling: more samples, a checker, a vote
 #
@@ -833,6 +895,23 @@ plt.show()
 #   the majority of noisy samples converges to it. When it is not (the pet), voting or picking the
 #   likeliest sample just agrees with the model's own mistaken guess.
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Other ways to spend compute at test time.** Best-of-N and voting draw independent answers. Two more ways
+# make each answer build on earlier work:
+#
+# - **reflection, or self-refinement**: the model writes an answer, critiques it ("does the story say so?") and
+#   writes a revised one, for one or more rounds (e.g. Self-Refine, Madaan et al. 2023). It helps only as far as
+#   the model's critique is better than its first draft — the same limit as a checker's;
+# - **long chains of reasoning**: OpenAI's o1 and o3 write a long chain of thought before the answer, in which
+#   they try approaches, check them and backtrack, and harder questions get more of it. OpenAI reports that
+#   they learned this with reinforcement learning, and that accuracy keeps rising with the tokens spent
+#   thinking, as ours rose with $N$.
+#
+# Do not confuse test-time scaling with efficient inference. Mixed precision, quantization, kernel fusion and
+# sparse attention (the table in section 4) make each token *cheaper* and leave the answers (nearly) as they
+# were; test-time scaling spends *more* tokens to make the answers *better*. The two work together: cheaper
+# tokens make long reasoning and a large $N$ affordable.
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.4 — how many samples?
 # With a perfect checker and a single-sample accuracy of $p = 1/6$, how many samples `n_needed` does
@@ -865,10 +944,12 @@ check_true("6.4b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_ne
 #   logit beyond $10^{-5}$ and no token, and its advantage grows with the length. With absolute positions it
 #   must be rebuilt once the text outgrows the window.
 # - Time to first token is the prefill over the prompt; after it, each token costs one decode step.
+# - Mixed precision, quantization, fused kernels, local attention and batching make each token cheaper.
 # - The model answers fluently about facts its prompt never states. Putting the facts in the prompt fixes
-#   this only for questions it has learned to read from context.
+#   this only for questions it has learned to read from context. Retrieval (RAG), verifiers, aligned models,
+#   guardrails and tools reduce hallucination; none removes it.
 # - Test-time scaling: with a checker, accuracy grows as $1-(1-p)^N$; majority voting helps only when the
-#   model's most likely answer is right.
+#   model's most likely answer is right. Self-refinement and long reasoning (o1, o3) spend more tokens too.
 #
 # **Next:** [07 · Fine-tuning](07_fine_tuning.ipynb) — teach the pretrained model a new task.
 

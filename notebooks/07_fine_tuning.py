@@ -77,6 +77,12 @@ print(f"pretrained course GPT: {base.num_parameters():,} parameters, {tokenizer.
 # | compute | the big bill (notebook 05: $6ND$) | a tiny fraction of it |
 # | result | general knowledge of the text | a specialist, that may forget some of the general |
 #
+# How much data? For **one task**, a few hundred to about a thousand good examples are often enough (the topic
+# classifier below learns from 300 stories). **Multi-task instruction tuning** must cover many kinds of
+# instruction at once and uses tens of thousands of examples or more. In both, quality counts more than
+# quantity: a small, clean, varied set beats a large noisy one (the LIMA paper, Zhou et al. 2023, tuned a 65B
+# LLaMA on 1,000 carefully chosen examples).
+#
 # Every fine-tuning run below follows the same steps: **(1)** load and prepare the dataset, **(2)** preprocess
 # it into token IDs and targets, **(3)** prepare the model (a new head, frozen layers, adapters),
 # **(4)** look at its initial predictions, **(5)** train, **(6)** evaluate on held-out data, **(7)** predict.
@@ -249,6 +255,21 @@ print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_sh
 # %% [markdown] slideshow={"slide_type": "-"}
 # Zero-shot works when the label is something the language model already predicts. The topic is not a next
 # token anywhere, so it needed a head — and a few hundred examples were enough.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **In-context learning.** Between zero-shot and fine-tuning lies a third option: put a few solved examples in
+# the prompt (**few-shot** prompting) and let the model continue the pattern — `<story 1> Topic: share`,
+# `<story 2> Topic: lost`, `<story 3> Topic: food`, then the new story and `Topic:`. No weight changes: the model
+# picks the task up inside one forward pass and forgets it with the prompt. That is its appeal; it has two costs:
+#
+# - **context**: every example takes up room in the context window, and is paid for again with every request.
+#   Our stories are 75 to 108 tokens long (printed above) and the window holds 128: not even one example fits
+#   beside the story to be labeled;
+# - **scale**: learning a task from examples in the prompt is an ability that grows with model size. The GPT-3
+#   paper (Brown et al. 2020) found the gap between zero-shot and few-shot accuracy widening from its smallest
+#   models to the 175B one. Models of our size gain little from it.
+#
+# For a small model the answer is to train on the examples instead: fine-tuning, the rest of this notebook.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Instruction fine-tuning (SFT)
@@ -688,6 +709,25 @@ plt.show()
 #   noticeably more forgetting;
 # - mixing in pretraining data keeps the model closest to where it started, at full fine-tuning's accuracy.
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Why LoRA fits on one GPU.** Training keeps, for every *trained* parameter, a gradient and the optimizer's
+# state: AdamW stores two running averages per parameter (of the gradient and of its square). In the usual
+# mixed-precision setup that comes to about 16 bytes per trained parameter — a 16-bit weight and gradient, a
+# 32-bit master copy of the weight and the two 32-bit averages — plus the activations. Full fine-tuning of a
+# 7-billion-parameter model thus needs about $7 \times 10^9 \times 16$ bytes $\approx 112$ GB, more than one
+# 80 GB GPU holds. With LoRA the frozen weights need only their 16-bit copy, 14 GB, and no gradients or optimizer
+# state; the adapters, typically well under 1% of the parameters, add tens to hundreds of megabytes. (QLoRA
+# goes further and stores the frozen weights in 4 bits.)
+#
+# **A recipe for a small team.** Pretraining is out of reach (notebook 05's bill), and seldom needed:
+#
+# 1. start from an open-weights model (Mistral, LLaMA, Phi, ...) that your hardware can run; tools such as
+#    Ollama download quantized versions of these models and run them locally, a quick way to try them;
+# 2. curate the data: a few hundred to a few thousand clean examples of exactly your task (instruction →
+#    response, in the format you will use), checked by hand — this is where the effort pays most;
+# 3. train a LoRA adapter on them; evaluate on held-out examples *and* on what the model must not forget
+#    (section 4); merge the adapter or serve it beside the base model.
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.4 — merge by hand
 # Take the rank-1 model's first-block attention adapter, `sweep[1]["model"].transformer.h[0].attn.c_attn`
@@ -721,14 +761,16 @@ check_true("7.4b", ... if merged_weight is ... else  # `...`: not attempted yet
 #   predictions, train, evaluate, predict.
 # - **Classification:** a linear head on the last token's hidden state. Head alone: 387 parameters and cheap
 #   (frozen layers run once); unfreezing the top blocks learned the topic in 60 steps. Labels the LM already
-#   predicts (the ending) need no fine-tuning at all: zero-shot works.
+#   predicts (the ending) need no fine-tuning at all: zero-shot works. Few-shot examples in the prompt
+#   (in-context learning) change no weights but cost context, and help large models more than small ones.
 # - **Instruction SFT:** a prompt template, new tokens for it (copied weights, mean-initialized rows, old logits
 #   proven unchanged), and a loss masked to the response. The model learned the format and the questions
 #   pretraining prepared it for; on details it hallucinates plausible answers.
 # - **Catastrophic forgetting:** plain SFT broke story writing. Mixing in 4% pretraining data kept it almost
 #   intact; LoRA limited the damage, the more the lower its rank.
 # - **LoRA:** $W + \frac{\alpha}{r} BA$ with $B = 0$ at the start; a few percent of the parameters (rank 1:
-#   under 1%) matched full fine-tuning here; merged weights give the same outputs.
+#   under 1%) matched full fine-tuning here; merged weights give the same outputs. Only the adapters need
+#   gradients and AdamW state, which is why LoRA fine-tunes a 7B model on one GPU.
 #
 # **Next:** [08 · Alignment](08_alignment.ipynb) — reward models, DPO and PPO against hallucinated answers.
 

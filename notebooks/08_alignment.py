@@ -98,6 +98,27 @@ val_pairs = preference_examples(val_stories, tok)
 print(f"\n{len(train_pairs):,} training pairs, {len(val_pairs)} held-out pairs (from {len(val_stories)} new stories)")
 
 # %% [markdown] slideshow={"slide_type": "-"}
+# **Where real preference data comes from.** InstructGPT (Ouyang et al. 2022) ran three steps, each with its
+# own data from human labelers:
+#
+# 1. **demonstrations → SFT**: for prompts sampled from a prompt set, labelers write the answer they want; the
+#    pretrained model (GPT-3) is fine-tuned on these (prompt, answer) pairs — section 1's step;
+# 2. **rankings → reward model**: for a new prompt the SFT model writes several answers, and a labeler ranks
+#    them from best to worst. A ranking of $K$ answers orders every pair of them, so it yields
+#    $\binom{K}{2} = K(K-1)/2$ preference pairs: 6 for $K = 4$, 36 for $K = 9$ (the paper showed labelers 4 to
+#    9 answers). The pairs of one ranking are correlated: shuffled into separate batches they made the reward
+#    model overfit, so the paper trained on all pairs of a ranking as one batch element. The reward model
+#    learns from these pairs (section 3);
+# 3. **PPO against the reward model**: the policy answers new prompts, the reward model scores the answers, and
+#    PPO updates the policy, with a KL penalty that keeps it near the SFT model (section 5).
+#
+# OpenAI reports training ChatGPT with the same recipe, PPO-based RLHF. DPO (section 4) learns from the same
+# kind of pairs but needs neither step 2's reward model nor step 3's RL loop; open models such as Hugging Face's
+# Zephyr-7B and Intel's NeuralChat-7B were aligned with it (Zephyr's preference pairs were rated by GPT-4, not
+# by people). Our pairs are the smallest case, $K = 2$ — one chosen and one rejected answer per question — with
+# storyworld as the labeler.
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Three ground-truth measures for a policy $\pi$, on held-out stories:
 #
 # - **win-rate**: how often $\pi$ gives the true answer a higher probability than the wrong one,
@@ -613,7 +634,9 @@ for scores in (sft_scores, dpo_scores, ppo_scores, oracle_scores):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - RLHF: **SFT** → **reward model** (Bradley–Terry on preference pairs) → **PPO** against the reward model
-#   with a KL penalty to the SFT model. **DPO** skips the reward model and the RL loop.
+#   with a KL penalty to the SFT model. **DPO** skips the reward model and the RL loop. InstructGPT's labelers
+#   wrote demonstrations for SFT and ranked $K$ answers for the reward model, $K(K-1)/2$ pairs per ranking.
+#   ChatGPT was trained with PPO; Zephyr and NeuralChat with DPO.
 # - Bradley–Terry: $P(y_w \succ y_l) = \sigma(r_w - r_l)$; only reward differences matter. Our reward model
 #   judged one question type well and most others near chance.
 # - A response's log-probability is the sum over its tokens; DPO's implicit reward is
