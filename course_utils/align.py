@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .finetune import IGNORE_INDEX, Example, collate, example_from_ids, generate_responses
+from .validation import is_number
 
 __all__ = ["token_logprobs", "sequence_logprob", "bradley_terry_loss", "reward_inputs", "dpo_loss",
            "token_kl", "ppo_loss", "PPOStats", "ppo_step", "preference_examples"]
@@ -97,6 +98,9 @@ def ppo_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.T
              clip: float = 0.2) -> tuple[torch.Tensor, float]:
     """The clipped surrogate, averaged over response tokens. logp_* and mask are (B, T), advantages (B,) (one
     per response, shared by its tokens). Returns (loss, fraction of tokens whose ratio was clipped)."""
+    if not is_number(clip) or clip < 0:
+        raise ValueError(f"clip must be a number >= 0 (PPO's epsilon: how far the ratio may move from 1; "
+                         f"0.2 is usual), got {clip!r}")
     ratio = torch.exp(logp_new - logp_old)
     a = advantages.unsqueeze(-1)
     surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)

@@ -31,6 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .validation import is_number
+
 __all__ = ["causal_mask", "padding_mask", "scaled_dot_product_attention", "MultiHeadAttention",
            "kv_cache_bytes", "copy_from_torch_multihead", "copy_from_gpt_attention", "allocated_bytes"]
 
@@ -118,6 +120,8 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         if n_kv_heads < 1 or n_heads % n_kv_heads:
             raise ValueError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
+        if not is_number(dropout) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         self.d_model, self.n_heads, self.n_kv_heads = d_model, n_heads, n_kv_heads
         self.head_size = d_model // n_heads
         self.q_proj = nn.Linear(d_model, n_heads * self.head_size, bias=bias)

@@ -17,6 +17,8 @@ from typing import Sequence
 
 import torch
 
+from .validation import check_token_ids, is_int, is_number
+
 __all__ = ["SlidingWindowDataset", "mask_tokens", "span_corrupt", "exact_duplicates", "shingles",
            "minhash_signature", "jaccard", "near_duplicates", "scrub_pii", "PII_PATTERNS"]
 
@@ -28,13 +30,16 @@ class SlidingWindowDataset(torch.utils.data.Dataset):
     stride < block_size: windows overlap (more, correlated examples)."""
 
     def __init__(self, ids: Sequence[int] | torch.Tensor, block_size: int, stride: int | None = None):
-        self.ids = torch.as_tensor(ids, dtype=torch.long)
+        ids = torch.as_tensor(ids)
+        if ids.is_floating_point() and ids.numel():   # converting would silently truncate 2.7 to 2
+            raise TypeError(f"ids must be integer token IDs, got dtype {ids.dtype}")
+        self.ids = ids.to(torch.long)
         if self.ids.dim() != 1:
             raise ValueError(f"ids must be a 1-D token stream, got shape {tuple(self.ids.shape)}")
         self.block_size = block_size
-        self.stride = stride or block_size
-        if block_size < 1 or self.stride < 1:
-            raise ValueError(f"block_size and stride must be >= 1, got {block_size} and {self.stride}")
+        self.stride = block_size if stride is None else stride    # stride=0 is an error, not "the default"
+        if not is_int(block_size) or not is_int(self.stride) or block_size < 1 or self.stride < 1:
+            raise ValueError(f"block_size and stride must be ints >= 1, got {block_size!r} and {self.stride!r}")
         if len(self.ids) < block_size + 1:
             raise ValueError(f"need at least block_size + 1 = {block_size + 1} tokens, got {len(self.ids)}")
 
@@ -57,8 +62,12 @@ def mask_tokens(ids: torch.Tensor, mask_id: int, vocab_size: int, rate: float = 
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masked-LM recipe. Pick `rate` of the positions; of those, 80% become [MASK], 10% a random
     token, 10% stay as they are. Targets are the original tokens at picked positions, IGNORE_INDEX elsewhere."""
-    if not 0 < rate < 1:
-        raise ValueError(f"rate must be in (0, 1), got {rate}")
+    check_token_ids(ids, "ids")
+    if not is_number(rate) or not 0 < rate < 1:
+        raise ValueError(f"rate must be a share in (0, 1) (BERT picks 0.15 of the positions), got {rate!r}")
+    if not is_int(vocab_size) or vocab_size < 1:
+        raise ValueError(f"vocab_size must be an int >= 1 (random replacements are drawn from it), "
+                         f"got {vocab_size!r}")
     picked = torch.rand(ids.shape, generator=generator) < rate
     targets = torch.where(picked, ids, torch.full_like(ids, IGNORE_INDEX))
     roll = torch.rand(ids.shape, generator=generator)
@@ -97,6 +106,8 @@ def exact_duplicates(texts: Sequence[str]) -> list[int]:
 
 def shingles(text: str, n: int = 5) -> set[str]:
     """The set of word n-grams of a text: two texts that share most shingles say nearly the same thing."""
+    if not is_int(n) or n < 1:
+        raise ValueError(f"n must be an int >= 1 (words per shingle), got {n!r}")
     words = text.split()
     return {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
 
@@ -113,6 +124,8 @@ def _hash(shingle: str, seed: int) -> int:
 def minhash_signature(shingle_set: set[str], num_perm: int = 64) -> list[int]:
     """MinHash: for each of num_perm hash functions, the smallest hash over the set. Two sets agree on a
     position with probability equal to their Jaccard similarity."""
+    if not is_int(num_perm) or num_perm < 1:
+        raise ValueError(f"num_perm must be an int >= 1 (hash functions in the signature), got {num_perm!r}")
     if not shingle_set:
         raise ValueError("cannot sign an empty set of shingles")
     return [min(_hash(s, seed) for s in shingle_set) for seed in range(num_perm)]
@@ -122,6 +135,11 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.8, num_perm: int 
                     n: int = 5) -> list[tuple[int, int, float]]:
     """Pairs (i, j, estimated Jaccard) with i < j whose MinHash estimate is >= threshold. Locality-sensitive
     hashing (signatures cut into `bands`) proposes candidate pairs without comparing every pair."""
+    if not is_number(threshold) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a Jaccard similarity in [0, 1], got {threshold!r}")
+    for name, value in (("num_perm", num_perm), ("bands", bands)):
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     if num_perm % bands:
         raise ValueError(f"num_perm ({num_perm}) must be divisible by bands ({bands})")
     rows = num_perm // bands

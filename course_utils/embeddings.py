@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .tokenizers import WordTokenizer
+from .validation import is_number
 
 __all__ = [
     "words", "one_hot_lookup", "bag_of_words", "tfidf", "cosine_similarity", "WordVectors", "random_vectors",
@@ -90,8 +91,14 @@ def tfidf(counts: torch.Tensor, *, smooth_idf: bool = True, sublinear_tf: bool =
     where n is the number of documents and df(w) the number of documents containing w: a word found in every
     document gets the smallest weight. These are scikit-learn's definitions.
     """
+    if not isinstance(counts, torch.Tensor):
+        raise TypeError(f"counts must be a tensor (documents, words), e.g. from bag_of_words, "
+                        f"got {type(counts).__name__}")
     if counts.dim() != 2:
         raise ValueError(f"counts must be a (documents, words) matrix, got shape {tuple(counts.shape)}")
+    if counts.numel() and not bool((counts >= 0).all()):     # also catches NaN, which is not >= 0
+        bad = counts[~(counts >= 0)][0].item()
+        raise ValueError(f"counts must be >= 0 (how often each word occurs in each document), got {bad}")
     if norm not in ("l2", "l1", None):
         raise ValueError(f"norm must be 'l2', 'l1' or None, got {norm!r}")
     counts = counts.to(torch.float64)
@@ -244,6 +251,8 @@ def subsample_mask(ids: torch.Tensor, vocab_size: int, t: float = 1e-3,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Which tokens to keep when frequent words are thinned out (Mikolov et al. 2013): a word of relative
     frequency f survives with probability min(1, sqrt(t / f)), so "the" and "a" lose most occurrences."""
+    if not is_number(t) or not 0 < t < math.inf:
+        raise ValueError(f"t must be a number > 0 (the frequency above which words are thinned out), got {t!r}")
     freq = torch.bincount(ids, minlength=vocab_size).double() / len(ids)
     keep_prob = (t / freq.clamp_min(1e-12)).sqrt().clamp(max=1.0)
     return torch.rand(len(ids), generator=generator, dtype=torch.float64) < keep_prob[ids]

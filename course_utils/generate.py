@@ -40,6 +40,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from .validation import check_token_ids
+
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "filter_logits", "next_token_probs",
            "sample_next", "apply_repetition_penalty", "KVCache", "forward_cached", "stream", "generate"]
 
@@ -53,6 +55,9 @@ def _check_temperature(temperature) -> float:
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    if math.isinf(temperature):
+        raise ValueError("temperature must be finite, got inf: logits / inf are all 0, or NaN where a logit "
+                         "is -inf (for uniform sampling, give equal logits)")
     return float(temperature)
 
 
@@ -78,19 +83,47 @@ def _check_logits(logits) -> torch.Tensor:
     return logits
 
 
+def _check_scores(logits) -> torch.Tensor:
+    """The logits of a sampler: each row a distribution's scores, so no NaN, no +inf, and at least one token
+    not at -inf (-inf itself is allowed: it is how a filter rules a token out). One pass over the logits,
+    the row maxima (NaN and +inf win a max; a row's max is -inf only if the whole row is), and one device
+    sync: a few microseconds a decoding step. Only a bad input pays for finding the row to name."""
+    logits = _check_logits(logits)
+    if logits.numel() == 0:
+        return logits
+    maxima = logits.amax(dim=-1).reshape(-1)
+    maxima = maxima.tolist() if maxima.numel() <= 1024 else torch.stack(torch.aminmax(maxima)).tolist()
+    if all(map(math.isfinite, maxima)):
+        return logits
+    rows = logits.reshape(-1, logits.size(-1))
+    for bad, problem in (
+            (rows.isnan().any(dim=-1), "logits contain NaN ({}): there is no distribution to sample from; a "
+                                       "NaN usually means the model or an earlier step diverged"),
+            (rows.isposinf().any(dim=-1), "logits contain +inf ({}): softmax would compute inf / inf = NaN; "
+                                          "use large finite logits (-inf is how a token is ruled out)"),
+            (rows.isneginf().all(dim=-1), "logits are -inf for every token ({}): every token is ruled out, "
+                                          "so there is nothing to sample")):
+        if bad.any():
+            raise ValueError(problem.format(f"row {int(bad.nonzero()[0, 0])}"))
+    raise AssertionError("unreachable: a row maximum that is not finite is NaN, +inf or -inf")
+
+
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """logits / T, for T > 0. (T = 0 is greedy decoding: use ``sample_next``, which takes the argmax.)"""
     temperature = _check_temperature(temperature)
     if temperature == 0:
         raise ValueError("temperature 0 means greedy decoding (the argmax); dividing by 0 is undefined")
-    return _check_logits(logits) / temperature
+    return _check_scores(logits) / temperature
 
 
 def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
     """Keep the k largest logits of each row; the others become -inf. Ties with the k-th value are kept
     (as ``GPT.generate`` does). k None or >= vocab_size keeps everything. Returns a new tensor."""
     k = _check_top_k(k)
-    logits = _check_logits(logits)
+    return _top_k(_check_scores(logits), k)
+
+
+def _top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:
     if k is None or k >= logits.size(-1):
         return logits.clone()
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]           # (..., 1): the k-th largest
@@ -101,7 +134,10 @@ def top_p_filter(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     """Nucleus filtering: keep the smallest set of most probable tokens whose total probability is >= p
     (always at least the most probable token); the others become -inf. p None or 1 keeps everything."""
     p = _check_top_p(p)
-    logits = _check_logits(logits)
+    return _top_p(_check_scores(logits), p)
+
+
+def _top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     if p is None or p == 1.0:
         return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
@@ -116,7 +152,8 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
                   top_p: float | None = None) -> torch.Tensor:
     """Temperature, then top-k, then top-p. Filtered tokens get -inf; softmax gives the sampling
     distribution. temperature must be > 0 here (0 is greedy: see ``sample_next``)."""
-    return top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
+    top_k, top_p = _check_top_k(top_k), _check_top_p(top_p)
+    return _top_p(_top_k(apply_temperature(logits, temperature), top_k), top_p)   # the logits checked once
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -125,7 +162,7 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     temperature = _check_temperature(temperature)
     _check_top_k(top_k), _check_top_p(top_p)
     if temperature == 0:
-        return F.one_hot(_check_logits(logits).argmax(dim=-1), logits.size(-1)).to(logits.dtype)
+        return F.one_hot(_check_scores(logits).argmax(dim=-1), logits.size(-1)).to(logits.dtype)
     return filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
 
 
@@ -139,7 +176,7 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (batch, vocab_size), got {tuple(logits.shape)}")
     if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)
+        return _check_scores(logits).argmax(dim=-1, keepdim=True)
     probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
     return _draw(probs, generator)
 
@@ -269,6 +306,7 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
     Built from the model's own weights (embeddings, each block's norms, attention projections and MLP, the
     final norm and the head), for pre-norm and post-norm blocks alike. Inference only: no dropout, so
     a model with dropout must be in eval mode."""
+    check_token_ids(idx)
     if idx.dim() != 2:
         raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
     if idx.size(1) == 0:
@@ -284,8 +322,9 @@ def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tu
         raise ValueError(f"{past} cached + {T} new tokens exceed the context window block_size="
                          f"{model.config.block_size}; positions are absolute, so start a new cache on the "
                          f"last block_size tokens (generate() does this)")
-    if idx.min() < 0 or idx.max() >= model.config.vocab_size:
-        raise ValueError(f"token IDs must be in [0, {model.config.vocab_size})")
+    low, high = torch.stack(torch.aminmax(idx)).tolist()           # one pass and one device sync for both
+    if low < 0 or high >= model.config.vocab_size:
+        raise ValueError(f"token IDs must be in [0, {model.config.vocab_size}), got min {low} and max {high}")
     return _forward_cached(model, idx, cache)
 
 
@@ -331,6 +370,7 @@ def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError("idx must be a non-empty (batch, time) tensor of token IDs: the prompt cannot be "
                          "empty (start a story with the newline token)")
+    check_token_ids(idx)
     if repetition_penalty is not None:
         apply_repetition_penalty(torch.zeros(1, 1), torch.zeros(1, 1, dtype=torch.long), repetition_penalty)
     return _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .validation import check_token_ids, is_int, is_number
+
 __all__ = ["GPTConfig", "GPT", "LayerNorm", "CausalSelfAttention", "MLP", "Block", "load_storyworld_gpt",
            "gpt2_config", "convert_gpt2_state_dict", "load_gpt2_weights", "CHECKPOINT_DIR"]
 
@@ -221,15 +223,25 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx: (B, T) token IDs. Returns logits (B, T, vocab_size) and, with targets (B, T), the mean
         cross-entropy of predicting targets[:, t] from idx[:, :t+1]."""
+        check_token_ids(idx)
         if idx.dim() != 2:
             raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
         B, T = idx.size()
         if T > self.config.block_size:
             raise ValueError(f"sequence of length {T} is longer than the context window "
                              f"block_size={self.config.block_size}")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
-            raise ValueError(f"token IDs must be in [0, {self.config.vocab_size}), "
-                             f"got min {idx.min().item()} and max {idx.max().item()}")
+        if targets is not None:
+            if not isinstance(targets, torch.Tensor) or targets.dtype != torch.long:
+                raise TypeError(f"targets must be a torch.long tensor of token IDs (or -100 to skip a position), "
+                                f"got {getattr(targets, 'dtype', type(targets).__name__)}")
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
+                                 f"got {tuple(targets.shape)}")
+        if idx.numel():
+            low, high = torch.stack(torch.aminmax(idx)).tolist()   # one pass and one device sync for both
+            if low < 0 or high >= self.config.vocab_size:
+                raise ValueError(f"token IDs must be in [0, {self.config.vocab_size}), "
+                                 f"got min {low} and max {high}")
         pos = torch.arange(T, device=idx.device)                               # (T,)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
         for block in self.transformer.h:
@@ -237,9 +249,6 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))                        # (B, T, vocab_size)
         if targets is None:
             return logits, None
-        if targets.shape != idx.shape:
-            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
-                             f"got {tuple(targets.shape)}")
         # targets of -100 are skipped: masked-LM and fine-tuning score only some positions
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss
@@ -248,8 +257,13 @@ class GPT(nn.Module):
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Append max_new_tokens sampled tokens to idx (B, T). temperature 0 means greedy."""
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        check_token_ids(idx)
+        if not is_int(max_new_tokens) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not is_number(temperature) or not 0 <= temperature < math.inf:
+            raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
+        if top_k is not None and (not is_int(top_k) or top_k < 1):
+            raise ValueError(f"top_k must be an int >= 1 (or None for no limit), got {top_k!r}")
         for _ in range(max_new_tokens):
             idx_cond = idx[:, -self.config.block_size:]         # the window the model can see
             logits, _ = self(idx_cond)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .validation import is_int
+
 __all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "TrainResult", "train", "evaluate",
            "evaluate_text", "LiveLossPlot"]
 
@@ -40,6 +42,8 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
     """Random windows of a 1-D token stream: x = ids[i : i+T], y = ids[i+1 : i+T+1] (shifted by one)."""
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-D token stream, got shape {tuple(ids.shape)}")
+    if not is_int(batch_size) or not is_int(block_size) or batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be ints >= 1, got {batch_size!r} and {block_size!r}")
     if len(ids) < block_size + 1:
         raise ValueError(f"need at least block_size + 1 = {block_size + 1} tokens, got {len(ids)}")
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)

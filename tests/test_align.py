@@ -87,6 +87,8 @@ def test_ppo_loss_clips_the_ratio():
     assert clipped == 1.0
     loss.backward()
     assert (new.grad[0] == 0).all() and (new.grad[1] != 0).all()
+    with pytest.raises(ValueError, match="clip must be a number >= 0"):
+        ppo_loss(old.clone(), old, adv, mask, clip=-0.2)
 
 
 def test_reward_inputs_pad_and_measure():

@@ -318,3 +318,9 @@ def test_a_trained_head_beats_chance_on_coreference(storyworld_gpt):
     maps = coreference.attention_maps(gpt, encoded.batch())
     hits = coreference.score_attention(maps, encoded.links, [len(r) for r in encoded.ids])[0]
     assert np.array_equal(hits, scores.hits)
+
+
+def test_multi_head_attention_refuses_a_dropout_outside_zero_to_one():
+    for dropout in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
+            MultiHeadAttention(16, 2, dropout=dropout)

@@ -90,3 +90,29 @@ def test_scrub_pii():
     assert scrub_pii("Lily had 3 red balls.")[1] == {"EMAIL": 0, "PHONE": 0}
     with pytest.raises(TypeError):
         scrub_pii(None)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: near_duplicates(["a b c d e f"], threshold=2), r"threshold must be a Jaccard similarity in \[0, 1\]"),
+    (lambda: near_duplicates(["a b c d e f"], threshold=-0.1), "threshold must be"),
+    (lambda: near_duplicates(["a b c d e f"], threshold=float("nan")), "threshold must be"),
+    (lambda: near_duplicates(["a b c d e f"], num_perm=0), "num_perm must be an int >= 1"),
+    (lambda: near_duplicates(["a b c d e f"], bands=0), "bands must be an int >= 1"),
+    (lambda: minhash_signature({"a b"}, num_perm=0), "num_perm must be an int >= 1"),
+    (lambda: shingles("a b c", n=0), "n must be an int >= 1"),
+    (lambda: SlidingWindowDataset(torch.arange(20), 4, stride=0), "stride must be ints >= 1"),
+    (lambda: SlidingWindowDataset(torch.arange(20), 4.0), "block_size and stride must be ints"),
+    (lambda: mask_tokens(torch.arange(10), 1, 100, rate=float("nan")), r"rate must be a share in \(0, 1\)"),
+    (lambda: mask_tokens(torch.arange(10), 1, 0), "vocab_size must be an int >= 1"),
+])
+def test_out_of_range_thresholds_and_shares_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_float_token_ids_are_refused_not_truncated():
+    with pytest.raises(TypeError, match="ids must be integer token IDs, got dtype torch.float32"):
+        SlidingWindowDataset(torch.arange(20.0) + 0.5, 4)
+    with pytest.raises(TypeError, match="ids must hold integer token IDs"):
+        mask_tokens(torch.arange(10.0), 1, 100)
+    assert len(SlidingWindowDataset(list(range(20)), 4)) == 4  # a list of ints is still fine

@@ -250,3 +250,16 @@ def test_analogy_accuracy_on_storyworld_roles():
     assert math.isnan(embeddings.analogy_accuracy(wv, [("x", "y", "z", "w")]))
     random = embeddings.random_vectors(wv.words, 4, seed=0)
     assert embeddings.analogy_accuracy(random, analogies) < 0.5
+
+
+def test_tfidf_refuses_negative_or_nan_counts_and_subsampling_needs_t_above_zero():
+    counts = torch.tensor([[1.0, 0.0, 2.0], [0.0, 3.0, 1.0]])
+    with pytest.raises(ValueError, match=r"counts must be >= 0 .* got -1.0"):
+        embeddings.tfidf(counts - torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="counts must be >= 0"):
+        embeddings.tfidf(torch.tensor([[1.0, float("nan")]]))
+    with pytest.raises(TypeError, match="counts must be a tensor"):
+        embeddings.tfidf([[1, 0], [0, 1]])
+    for t in (0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="t must be a number > 0"):
+            embeddings.subsample_mask(torch.tensor([0, 1, 1]), 2, t=t)

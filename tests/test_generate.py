@@ -288,3 +288,46 @@ def test_drop_oldest_shifts_the_cache():
     for bad in (-1, 8, 1.5, True):
         with pytest.raises(ValueError, match="n must be"):
             cache.drop_oldest(bad)
+
+
+# ----- bad logits and token IDs ------------------------------------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.tensor([[0.0, 1.0], [NAN, 1.0]]), r"logits contain NaN \(row 1\)"),
+    (torch.tensor([[INF, 1.0]]), r"logits contain \+inf \(row 0\)"),
+    (torch.tensor([[0.0, 1.0], [-INF, -INF]]), r"logits are -inf for every token \(row 1\)"),
+])
+def test_samplers_refuse_nan_inf_and_all_masked_rows(bad, message):
+    for call in (lambda: gen.sample_next(bad, 1.0), lambda: gen.sample_next(bad, 0),
+                 lambda: gen.sample_next(bad, 0.8, top_k=1, top_p=0.5), lambda: gen.next_token_probs(bad, 0),
+                 lambda: gen.apply_temperature(bad, 0.5), lambda: gen.top_k_filter(bad, 1),
+                 lambda: gen.top_p_filter(bad, 0.9), lambda: gen.filter_logits(bad, 1.0)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_masked_logits_are_still_valid_input():
+    logits = torch.tensor([[2.0, -INF, 0.5, -INF]])                # some tokens ruled out: fine
+    chained = gen.top_p_filter(gen.top_k_filter(logits, 1), 0.9)   # a filter's -inf output feeds the next
+    assert (chained > -INF).tolist() == [[True, False, False, False]]
+    assert gen.sample_next(logits, 1.0, generator=torch.Generator().manual_seed(0)).item() in (0, 2)
+    assert gen.sample_next(logits, 0).item() == 0
+
+
+def test_infinite_temperature_is_refused():
+    with pytest.raises(ValueError, match="temperature must be finite"):
+        gen.sample_next(torch.zeros(1, 5), temperature=INF)
+
+
+def test_float_token_ids_are_a_type_error():
+    model = tiny_gpt()
+    prompt = torch.zeros(1, 3)                                     # float32 zeros: not token IDs
+    for call in (lambda: gen.generate(model, prompt, 2), lambda: gen.generate(model, prompt, 0),
+                 lambda: gen.stream(model, prompt, 2), lambda: gen.forward_cached(model, prompt)):
+        with pytest.raises(TypeError, match=r"integer token IDs \(torch.long\), got dtype torch.float32"):
+            call()
+    with pytest.raises(ValueError, match=r"token IDs must be in \[0, 50\), got min 0 and max 50"):
+        gen.forward_cached(model, torch.tensor([[0, 50]]))

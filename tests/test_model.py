@@ -98,6 +98,30 @@ def test_bad_input_gets_clear_errors():
         model.generate(torch.zeros(1, 1, dtype=torch.long), 1, temperature=-1)
 
 
+def test_float_token_ids_and_bad_generate_settings_get_clear_errors():
+    model = GPT(TINY).eval()
+    with pytest.raises(TypeError, match=r"idx must hold integer token IDs \(torch.long\), got dtype torch.float32"):
+        model(torch.zeros(1, 4))
+    with pytest.raises(TypeError, match="idx must be a tensor of token IDs"):
+        model([[1, 2, 3]])
+    with pytest.raises(TypeError, match="targets must be a torch.long tensor"):
+        model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 4))
+    with pytest.raises(TypeError, match="integer token IDs"):
+        model.generate(torch.zeros(1, 2), 0)                      # even with nothing to generate
+    with pytest.raises(TypeError, match="integer token IDs"):
+        model.generate(torch.zeros(1, 2, dtype=torch.float64), 3)
+    for kwargs, message in ((dict(top_k=0), "top_k must be an int >= 1"),
+                            (dict(temperature=float("nan")), "temperature must be a finite number"),
+                            (dict(temperature=float("inf")), "temperature must be a finite number"),
+                            (dict(max_new_tokens=-1), "max_new_tokens must be an int >= 0")):
+        with pytest.raises(ValueError, match=message):
+            model.generate(torch.zeros(1, 2, dtype=torch.long), **{"max_new_tokens": 2, **kwargs})
+    with pytest.raises(ValueError, match=r"token IDs must be in \[0, 11\), got min -1 and max 3"):
+        model(torch.tensor([[3, -1]]))
+    idx = torch.randint(11, (2, 8), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(model(idx.int())[0], model(idx)[0])      # int32 IDs (numpy's default on Windows) work
+
+
 def test_save_and_load_round_trip(tmp_path):
     torch.manual_seed(0)
     model = GPT(TINY).eval()
@@ -149,6 +173,8 @@ def test_batches_are_shifted_by_one_and_errors_are_clear():
         get_batch(torch.arange(5), 1, 10)
     with pytest.raises(ValueError, match="1-D"):
         get_batch(torch.zeros(3, 30, dtype=torch.long), 1, 10)
+    with pytest.raises(ValueError, match="batch_size and block_size must be ints >= 1"):
+        get_batch(torch.arange(30), 0, 10)
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
