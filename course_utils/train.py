@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .validation import is_int
+from .validation import is_int, is_number
 
 __all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "TrainResult", "train", "evaluate",
            "evaluate_text", "LiveLossPlot"]
@@ -54,6 +54,14 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
 
 def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.1) -> float:
     """Linear warmup to max_lr, then cosine decay to min_lr_ratio * max_lr at total_steps."""
+    if not is_int(total_steps) or total_steps < 1:
+        raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
+    if not is_int(warmup_steps) or not 0 <= warmup_steps <= total_steps:
+        raise ValueError(f"warmup_steps must be an int in [0, total_steps={total_steps}], got "
+                         f"{warmup_steps!r}: a warm-up longer than the schedule never reaches max_lr and "
+                         f"never decays")
+    if not is_number(min_lr_ratio) or not 0 <= min_lr_ratio <= 1:
+        raise ValueError(f"min_lr_ratio must be a share of max_lr in [0, 1], got {min_lr_ratio!r}")
     if step < warmup_steps:
         return max_lr * (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))

@@ -182,6 +182,16 @@ def test_learning_rate_schedule_warms_up_then_decays():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
+    assert lr_at(0, 1.0, 0, 100) == 1.0 and lr_at(99, 1.0, 100, 100) == 1.0   # no warm-up, or all warm-up
+    with pytest.raises(ValueError, match=r"warmup_steps must be an int in \[0, total_steps=20\], got 50"):
+        lr_at(0, 1.0, 50, 20)
+    with pytest.raises(ValueError, match="a warm-up longer than the schedule"):
+        train(GPT(TINY), torch.arange(11).repeat(5), torch.arange(11).repeat(5),
+              TrainConfig(max_steps=20, warmup_steps=50), progress=False)
+    with pytest.raises(ValueError, match="total_steps must be an int >= 1"):
+        lr_at(0, 1.0, 0, 0)
+    with pytest.raises(ValueError, match=r"min_lr_ratio must be a share of max_lr in \[0, 1\]"):
+        lr_at(0, 1.0, 10, 100, min_lr_ratio=1.5)
 
 
 def test_training_lowers_the_loss_and_is_reproducible():
@@ -251,8 +261,8 @@ def test_live_loss_plot_draws_and_on_eval_is_called(monkeypatch):
     calls = []
     ids = torch.tensor([1, 2, 3, 4, 5, 6, 7] * 30)
     torch.manual_seed(0)
-    train(GPT(TINY), ids, ids, TrainConfig(max_steps=20, batch_size=4, eval_interval=10), progress=False,
-          on_eval=lambda r: calls.append(len(r.val_loss)))
+    train(GPT(TINY), ids, ids, TrainConfig(max_steps=20, batch_size=4, warmup_steps=5, eval_interval=10),
+          progress=False, on_eval=lambda r: calls.append(len(r.val_loss)))
     assert calls == [1, 2]
     plot = LiveLossPlot(floor=0.5)
     fig = plot.figure(TrainResult(steps=[0, 1], train_loss=[2.0, 1.0], eval_steps=[1], val_loss=[1.5]))
