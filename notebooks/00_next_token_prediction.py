@@ -380,8 +380,9 @@ print(f"P(e | h) = {bigram_probs[stoi['h'], stoi['e']].item():.3f}")  # the refe
 #
 # An $n$-gram model looks at the last $n-1$ characters. More context should help — up to a point. Below, each
 # model is fitted on a small training set (20,000 characters) and scored on validation text. Watch the two
-# curves part: the training loss keeps falling while the validation loss turns up. The bigger models start to
-# **memorize** contexts they saw instead of learning patterns that **generalize**.
+# curves part: the validation loss turns up after $n = 6$ while the training loss goes on falling. The bigger
+# models start to **memorize** contexts they saw instead of learning patterns that **generalize**. A third
+# column fits the same models with almost no smoothing ($k = 10^{-6}$), to show what the smoothing does.
 
 # %% slideshow={"slide_type": "-"}
 small_train = train_corpus.text[:20_000]
@@ -390,20 +391,42 @@ orders = [1, 2, 3, 4, 5, 6, 8, 10, 12]
 results = []
 for n in orders:
     model = NGramModel(n=n, vocab=chars, k=k).fit(small_train)
-    results.append((n, model.nll(small_train), model.nll(small_val)))
-for n, tr, va in results:
-    print(f"n={n:>2}:  train {tr:.3f}   validation {va:.3f}  nats/char")
+    unsmoothed = NGramModel(n=n, vocab=chars, k=1e-6).fit(small_train)
+    context_counts = model.totals   # how often each context occurs in the training text
+    seen_once = sum(context_counts[tuple(small_train[max(0, i - n + 1):i])] == 1
+                    for i in range(len(small_train))) / len(small_train)
+    results.append((n, model.nll(small_train), model.nll(small_val), unsmoothed.nll(small_train), seen_once))
+print(f"{'':>5}{'train':>8}{'validation':>12}{'train, k=1e-6':>15}{'context seen once':>19}   (nats/char)")
+for n, tr, va, tr_unsmoothed, once in results:
+    print(f"n={n:>2}{tr:>8.3f}{va:>12.3f}{tr_unsmoothed:>15.3f}{once:>19.1%}")
 best = min(results, key=lambda r: r[2])
 print(f"best validation loss at n={best[0]}; beyond it the model memorizes")
+print(f"a context seen once gives its next character (1 + k) / (1 + k|V|) = {(1 + k) / (1 + k * V):.2f} of the "
+      f"probability: {-math.log((1 + k) / (1 + k * V)):.2f} nats")
+train_loss = {n: tr for n, tr, *_ in results}
+assert best[0] == 6, "validation loss is lowest at n = 6"
+assert train_loss[12] > train_loss[10], "the smoothed training loss rises again at n = 12"
+assert all(a[3] > b[3] for a, b in zip(results, results[1:])), "without smoothing the training loss keeps falling"
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(orders, [r[1] for r in results], "o-", label="train")
 ax.plot(orders, [r[2] for r in results], "o-", label="validation")
+ax.plot(orders, [r[3] for r in results], ".:", color="C0", label="train, k = 1e-6")
 ax.axhline(FLOOR, color="k", ls="--", label=f"entropy floor {FLOOR:.3f}")
 ax.set(xlabel="n (context = n − 1 characters)", ylabel="nats per character", yscale="log",
        title="n-gram models: more context helps, then overfits")
 ax.legend()
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# At $n = 12$ the smoothed training loss rises too, from 0.238 to 0.248: the smoothing, not the data, is
+# paying. With 11 characters of context, 13.5% of the training positions have a context that occurs only once,
+# and add-$k$ smoothing spreads $k|V| = 0.52$ pseudo-counts over all 52 characters, so the character that
+# really followed keeps only $(1+k)/(1+k|V|) = 0.66$ of the probability: 0.41 nats where an unsmoothed count
+# would pay nothing. The longer the context, the more contexts are that rare, and the more training loss the
+# smoothing costs. With $k = 10^{-6}$ the training loss falls at every $n$: that is memorization in its purest
+# form, and exactly the model that would give an unseen validation context almost no probability. Smoothing
+# buys safety on new text with a little training loss: training loss is not what we are trying to minimize.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The same bigram, as a neural network trained by gradient descent
@@ -423,6 +446,7 @@ plt.show()
 # automatic differentiation is `loss.backward()`.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 W = torch.zeros(V, V, requires_grad=True)   # all-zero logits: every next character equally likely at first
 x_all, y_all = train_ids[:-1], train_ids[1:]
 generator = torch.Generator().manual_seed(0)
@@ -438,14 +462,21 @@ for step in range(1000):
         W -= learning_rate * W.grad                      # 4. update
     losses.append(loss.item())
 neural_probs = W.detach().softmax(dim=1)
-print(f"1000 steps in {time.perf_counter() - start:.1f}s")
+print(f"1000 steps in {time.perf_counter() - start:.1f}s; training loss {losses[0]:.3f} → "
+      f"{np.mean(losses[-100:]):.3f} (mean of the last 100 batches)")
+count_train = bigram_nll(bigram_probs, train_ids)
+assert losses[0] > 3.9 and abs(np.mean(losses[-100:]) - count_train) < 0.05, \
+    "from log |V| at the start, gradient descent brings the training loss down to the count bigram's"
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 neural_val = bigram_nll(neural_probs, val_ids)
 count_val = bigram_nll(bigram_probs, val_ids)
 print(f"validation loss: neural bigram {neural_val:.3f}, count bigram {count_val:.3f}, floor {FLOOR:.3f} nats/char")
 print(f"largest difference between the two probability tables: "
       f"{(neural_probs - bigram_probs).abs().max():.3f} (rows of rare characters are still learning)")
+assert abs(neural_val - count_val) < 0.03, "the neural bigram reaches the count bigram's validation loss"
+assert (neural_probs - bigram_probs).abs().max() < 0.2, "the two probability tables nearly agree"
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(losses, label="neural bigram (training batches)")
 ax.axhline(count_val, color="C1", ls=":", label="count bigram, validation")
@@ -509,26 +540,50 @@ print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a 
 #
 # Here is a preview of where the course is going: a small GPT that the course trained on storyworld
 # (`scripts/train_storyworld_gpt.py`, explained in notebook 05). We compare both models on the loss *and* on a
-# metric: the fraction of sampled stories the grammar accepts.
+# metric: the fraction of sampled stories the grammar accepts, from 500 samples of each at temperature 1.
+# (The GPT samples with `course_utils.generate`, notebook 06's sampler, which draws the same tokens as
+# `gpt.generate` but reuses earlier work, so 500 stories take a few seconds.)
 
 # %% slideshow={"slide_type": "-"}
+from course_utils.generate import generate
 from course_utils.model import load_storyworld_gpt
 
 gpt, gpt_tokenizer, record = load_storyworld_gpt()
 print(f"course GPT: {gpt.num_parameters():,} parameters, validation loss "
       f"{record['val_nats_per_char']:.3f} nats/char (floor {record['floor_nats_per_char']:.3f})")
 
-newline = torch.tensor([gpt_tokenizer.encode("\n")])
-samples = gpt.generate(newline.repeat(20, 1), max_new_tokens=120, generator=torch.Generator().manual_seed(0))
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+N_SAMPLES = 500
+newline_id = gpt_tokenizer.stoi["\n"]
+samples = generate(gpt, torch.full((N_SAMPLES, 1), newline_id), max_new_tokens=120,
+                   generator=torch.Generator().manual_seed(0), stop_token=newline_id)
 gpt_stories = [gpt_tokenizer.decode(row[1:]).split("\n")[0] for row in samples]
-bigram_stories = [sample_bigram(bigram_probs, seed=s, n=400).split("\n")[0] for s in range(20)]
+bigram_stories = [sample_bigram(bigram_probs, seed=s, n=400).split("\n")[0] for s in range(N_SAMPLES)]
 gpt_ok = sum(world.log_prob(s) > -math.inf for s in gpt_stories) / len(gpt_stories)
 bigram_ok = sum(world.log_prob(s) > -math.inf for s in bigram_stories) / len(bigram_stories)
-print(f"\nA GPT sample:\n{gpt_stories[0]}\n")
+print(f"A GPT sample:\n{gpt_stories[0]}\n")
 print(f"{'model':<15}{'val loss (nats/char)':>22}{'grammatical samples':>22}")
 print(f"{'count bigram':<15}{count_val:>22.3f}{bigram_ok:>22.0%}")
 print(f"{'course GPT':<15}{record['val_nats_per_char']:>22.3f}{gpt_ok:>22.0%}")
 print(f"{'perfect model':<15}{FLOOR:>22.3f}{'100%':>22}")
+standard_error = math.sqrt(gpt_ok * (1 - gpt_ok) / N_SAMPLES)
+print(f"\n{N_SAMPLES} samples: the GPT's share is known to about ±{2 * standard_error:.0%} (two standard errors); "
+      f"with 20 samples it would be ±{2 * math.sqrt(gpt_ok * (1 - gpt_ok) / 20):.0%}")
+assert bigram_ok < 0.02, "the bigram (almost) never writes a grammatical story"
+assert 0.5 < gpt_ok < 0.75, "only around 60% of the course GPT's samples at T = 1 are grammatical"
+assert 0.18 < 2 * math.sqrt(gpt_ok * (1 - gpt_ok) / 20) < 0.23, "20 samples leave about ±20 points of doubt"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The bigram's loss is twenty times the GPT's, and none of its samples is a story. The GPT's loss is about 12%
+# above the floor, yet only around 60% of its samples are stories the grammar could write: the others
+# slip somewhere, a girl named Tom, a rabbit that turns into a duck halfway, a friend whose name changes. A loss
+# close to perfect does not mean outputs close to perfect.
+#
+# A share measured on samples is itself an estimate, and a noisy one when the samples are few: on 20 samples
+# it could come out anywhere within about 20 points either side. Notebooks 06 and 09 sample the same model with
+# the same sampler at $T = 1$ from a few dozen stories each, so their shares differ from this one by a few
+# points of chance, not because the model changed.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Try it: the next-token explorer
@@ -606,7 +661,15 @@ check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: 
 check_true("0.4c", ... if ... in (floor_perplexity, bigram_perplexity) else  # `...`: not attempted yet
            1 <= floor_perplexity < bigram_perplexity < V,
            message_if_false="a perfect model should be less perplexed than a bigram, which beats uniform",
-           hint="Perplexity lies between 1 (certain) and |V| (uniform guessing).")
+           hint="Perplexity is at least 1 (certain and right); uniform guessing gives exactly |V|.")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Perplexity is at least 1, reached only by a model that is certain and right. It has **no upper bound**: a
+# uniform guess has perplexity exactly $|V|$ (52 here), and a model that is confidently wrong, putting a tiny
+# probability on what actually comes, does worse than that without limit. What $|V|$ does cap is the
+# perplexity of a model's *own* uncertainty, $e^{H}$ with $H$ the entropy of its predicted distribution: no
+# distribution over $|V|$ tokens is more spread out than the uniform one. Both of our models beat the uniform
+# guess by far.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
@@ -616,8 +679,12 @@ check_true("0.4c", ... if ... in (floor_perplexity, bigram_perplexity) else  # `
 # - Train, validation and test splits separate fitting, choosing and reporting. Generalization is the goal;
 #   the n-gram experiment showed overfitting as training and validation loss parting ways.
 # - IID data comes from the same process as training; shifted data does not, and unseen words appear.
+# - Add-$k$ smoothing keeps unseen text possible at the price of some training loss, which is why the smoothed
+#   training loss rose again at $n = 12$: training loss is a means, not the goal.
 # - A count bigram and a neural bigram trained by gradient descent reach the same loss. Both sit far above
 #   storyworld's entropy floor: the gap is what longer context can still explain.
+# - The course GPT is 12% above the floor, yet only around 60% of its samples are grammatical; such a share
+#   needs hundreds of samples to be trusted.
 # - Model size is its parameter count; the loss is a training signal, and evaluation uses task metrics.
 #
 # **Next:** [01 · Tokenization](01_tokenization.ipynb) — better tokens than single characters.
