@@ -116,7 +116,7 @@ ax.set(xlabel="step", ylabel="learning rate", title="Linear warmup, then cosine 
 plt.show()
 
 # %% slideshow={"slide_type": "-"}
-def train_by_hand(model, train_ids, steps, batch_size=32, max_lr=3e-3, warmup=50, weight_decay=0.1, seed=0):
+def train_by_hand(model, train_ids, steps, batch_size=32, max_lr=3e-3, warmup=10, weight_decay=0.1, seed=0):
     """The loop of course_utils.train.train, spelled out (validation left out for brevity)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -148,11 +148,10 @@ torch.manual_seed(0)
 ours = train_by_hand(GPT(small), train_ids, steps=20)
 torch.manual_seed(0)
 package = train(GPT(small), train_ids, val_ids,
-                TrainConfig(max_steps=20, batch_size=32, learning_rate=3e-3, warmup_steps=50, eval_interval=1000),
+                TrainConfig(max_steps=20, batch_size=32, learning_rate=3e-3, warmup_steps=10, eval_interval=1000),
                 progress=False).train_loss
 diff = max(abs(a - b) for a, b in zip(ours, package))
-print(f"loss after 20 steps: {ours[-1]:.4f}; max |ours − course_utils.train| over 20 steps = {diff:.1e}",
-      "✓" if diff < 1e-5 else "✗")
+print(f"the losses of 20 steps: max |ours − course_utils.train| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
 
 # %% [markdown] slideshow={"slide_type": "-"}
@@ -189,6 +188,7 @@ assert diff < 1e-5
 # 128 words: 0.8M parameters), trained for 200 steps of 32 windows. Watch the loss fall towards the floor.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 device = pick_device()
 config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=4, n_head=4, n_embd=128)
 torch.manual_seed(0)
@@ -201,12 +201,15 @@ run = train(model, train_ids, val_ids,
                         eval_windows=64, seed=0),
             on_eval=LiveLossPlot(floor=floor_per_token, title="Pretraining the course GPT"))
 model = model.cpu()
+assert run.val_loss[-1] < math.log(tokenizer.vocab_size) / 5, "validation loss under a fifth of uniform guessing's"
+assert floor_per_token < run.val_loss[-1] < 2.2 * floor_per_token, "after 200 steps it is near, not at, the floor"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Now the real comparison, in **nats per character** so that any tokenizer could be compared: our 200-step run,
 # the course checkpoint (the same recipe for 1,200 steps: `scripts/train_storyworld_gpt.py`), and the floor.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 ours_val = evaluate_text(model, tokenizer, val_corpus.text)
 checkpoint, checkpoint_tokenizer, record = load_storyworld_gpt()
 ckpt_val = evaluate_text(checkpoint, checkpoint_tokenizer, val_corpus.text)
@@ -216,6 +219,9 @@ for name, result in (("this run (200 steps)", ours_val), ("checkpoint (1,200 ste
     print(f"{name:<28}{result['nats_per_char']:>10.4f}{result['nats_per_char'] / floor - 1:>13.0%}"
           f"{math.exp(result['nats_per_token']):>18.3f}")
 print(f"{'storyworld floor':<28}{floor:>10.4f}{'0%':>14}{math.exp(floor_per_token):>18.3f}")
+gap_ours, gap_checkpoint = ours_val["nats_per_char"] / floor - 1, ckpt_val["nats_per_char"] / floor - 1
+assert 0.6 < gap_ours < 1.0, "this run ends roughly 80% above the floor"
+assert 0.11 < gap_checkpoint < 0.15, "the shipped checkpoint is about 13% above it"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Two remarks on the gap. Evaluation cuts the text into 128-token windows, so the first words of each window
@@ -231,8 +237,9 @@ with tempfile.TemporaryDirectory() as folder:
     model.save(path, tokenizer=tokenizer.state_dict(), steps=200)
     reloaded, metadata = GPT.load(path)
 reloaded_val = evaluate_text(reloaded, tokenizer, val_corpus.text)
-print(f"reloaded: {reloaded_val['nats_per_char']:.4f} nats/char (same as before: "
-      f"{reloaded_val['nats_per_char'] == ours_val['nats_per_char']}); metadata keys {sorted(metadata)}")
+same = reloaded_val["nats_per_char"] == ours_val["nats_per_char"]
+print(f"reloaded: the same validation loss to the last bit: {same}; metadata keys {sorted(metadata)}")
+assert same
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Perplexity
@@ -271,6 +278,7 @@ check_true("5.1c", ... if ... in (ppl_token, ppl_char) else ppl_token > ppl_char
 # The validation loss tells the truth.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 tiny_text = "".join(s.text + "\n" for s in train_corpus.stories[:20])
 tiny_ids = torch.tensor(tokenizer.encode(tiny_text))
 tiny_floor = -sum(s.log_prob for s in train_corpus.stories[:20]) / len(tiny_text) / tokens_per_char
@@ -289,6 +297,8 @@ plt.show()
 print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3f}, "
       f"validation {overfit.val_loss[-1]:.3f}; floor of the 20 stories {tiny_floor:.3f}, "
       f"of new stories {floor_per_token:.3f} nats/token")
+assert evaluate(overfit_model, tiny_ids, block_size=64) < 0.5 * tiny_floor, "training loss far below its floor"
+assert overfit.val_loss[-1] > 4 * floor_per_token, "validation loss far above the floor of new stories"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Other pretraining objectives
@@ -301,9 +311,11 @@ print(f"final training loss {evaluate(overfit_model, tiny_ids, block_size=64):.3
 # - **span corruption** (T5): replace whole spans by sentinels and generate the missing spans.
 #
 # We train a tiny *bidirectional* course GPT (`causal=False`) on the masked-LM objective for a few seconds and
-# look at its predictions and loss on a few examples.
+# look at its predictions on one example, then at its loss on a few hundred masked positions — beside a guess
+# from word frequencies alone, which ignores the context.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 mask_tokenizer = WordTokenizer(tokenizer.itos + ["[MASK]"])
 mask_id = mask_tokenizer.stoi["[MASK]"]
 mlm_ids = torch.tensor(mask_tokenizer.encode(train_corpus.text[:300_000]))
@@ -334,6 +346,16 @@ for position in hidden:
     print(f"  position {position:>2}: true {mask_tokenizer.itos[targets[0, position]]!r:<10} predicted {guess!r}")
 print(f"masked-LM loss on these {len(hidden)} positions: {loss.item():.3f} nats "
       f"(uniform guessing: {math.log(mask_tokenizer.vocab_size):.3f})")
+with torch.no_grad():   # the claim, on many more masked positions than the five shown
+    held_out = torch.tensor(mask_tokenizer.encode(val_corpus.text[:20_000]))[:48 * 60].view(60, 48)
+    val_inputs, val_targets = mask_tokens(held_out, mask_id, mask_tokenizer.vocab_size,
+                                          generator=torch.Generator().manual_seed(5))
+    mlm_val_loss = encoder(val_inputs, val_targets)[1].item()
+word_counts = torch.bincount(mlm_ids, minlength=mask_tokenizer.vocab_size).float() + 1
+unigram_loss = -(word_counts / word_counts.sum()).log()[val_targets[val_targets != -100]].mean().item()
+print(f"on {int((val_targets != -100).sum())} masked positions of 60 validation windows: {mlm_val_loss:.2f} nats; "
+      f"guessing from word frequencies alone: {unigram_loss:.2f}")
+assert mlm_val_loss < unigram_loss - 0.3, "it already uses the words on both sides, not just word frequencies"
 
 # %% slideshow={"slide_type": "-"}
 words = val_corpus.stories[0].text.split()[:16]
@@ -409,6 +431,7 @@ print("example:", [t for t in scrubbed if "<PHONE>" in t][0][-60:])
 # the clean corpus, then prompt both with `Call Lily at ` and let them complete it greedily.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 def train_char_model(documents, steps=1000, seed=0):
     text = "\n".join(documents) + "\n"
     char_tokenizer = CharTokenizer.train(text + secret + "<>EMAILPHONE")
@@ -434,10 +457,15 @@ def secret_log_prob(char_model, char_tokenizer, prompt="Call Lily at ", answer="
     return logp[torch.arange(len(targets)), targets][-len(answer):].sum().item()
 
 
+memorized = {}
 for name, documents in (("dirty", dirty), ("clean", list(scrubbed))):
     char_model, char_tokenizer = train_char_model(documents)
-    print(f"{name}: 'Call Lily at ' → {complete(char_model, char_tokenizer, 'Call Lily at ')!r:<20} "
-          f"log p(555-0142) = {secret_log_prob(char_model, char_tokenizer):7.2f}")
+    completion, log_p = complete(char_model, char_tokenizer, "Call Lily at "), secret_log_prob(char_model, char_tokenizer)
+    memorized[name] = completion, log_p
+    print(f"{name}: 'Call Lily at ' → {completion!r:<20} log p(555-0142) = {log_p:7.2f}")
+assert memorized["dirty"][0].startswith("555-0142"), "the model trained on the dirty corpus recites the number"
+assert "555" not in memorized["clean"][0], "the model trained on the clean corpus does not"
+assert memorized["dirty"][1] > -5 and memorized["clean"][1] < -25, "likely for one model, all but impossible for the other"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The model trained on the dirty corpus recites the phone number; after deduplication and scrubbing the number
@@ -487,20 +515,22 @@ runs = {
 for name, (n, d) in runs.items():
     print(f"{name:<18} N = {n:9.3g}  D = {d:9.3g}  6ND = {6 * n * d:9.3g} FLOPs")
 gpt3 = 6 * 175e9 * 300e9
-a100 = 312e12 * 0.4      # A100 bf16 peak, at a realistic 40% utilization
-print(f"\nGPT-3 on one A100: {gpt3 / a100 / 3600 / 24 / 365:.0f} years; on 3,000 A100s: "
-      f"{gpt3 / a100 / 3000 / 3600 / 24:.0f} days")
-print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
+v100 = 125e12 * 0.25     # GPT-3 was trained on V100s: 125 TFLOP/s fp16 peak, at a realistic 25% utilization
+print(f"\nGPT-3 on one V100: {gpt3 / v100 / 3600 / 24 / 365:.0f} years = {gpt3 / v100 / 3600 / 1e6:.1f}M GPU-hours; "
+      f"on 1,000 V100s: {gpt3 / v100 / 1000 / 3600 / 24:.0f} days")
+print(f"our run on the same V100: {6 * N_ours * D_ours / v100 * 1000:.1f} ms")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # | model | parameters | tokens | GPU hours | cost estimate |
 # |---|---|---|---|---|
-# | LLaMA 2 70B | 70B | 2T | ~1.7M | ~\$3–4M |
-# | GPT-3 | 175B | ~300B | ~3M | ~\$5–10M+ |
+# | LLaMA 2 70B | 70B | 2T | ~1.7M (A100) | ~\$3–4M |
+# | GPT-3 | 175B | ~300B | ~3M (V100) | ~\$5–10M+ |
 # | LLaMA 4 (MoE) | ~400B total | 22–40T | 7.4M+ (H100) | ~\$15M+ |
 #
-# GPT-3 took 3,000+ A100 GPUs for weeks to months. Our model trains in a minute on a laptop because it is
-# $2 \times 10^5$ times smaller and reads $10^5$ times fewer tokens.
+# The GPU-hours of GPT-3 are the estimate printed above: OpenAI trained it in 2020 on a cluster of NVIDIA
+# V100s (the A100 came out that same year), and has not published the hours. Meta reports LLaMA 2 70B's
+# 1.7M A100-hours itself. Our model trains in a minute on a laptop because it is $2 \times 10^5$ times
+# smaller and reads $4 \times 10^5$ times fewer tokens.
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **Case study: LLaMA 4.** Meta released two LLaMA 4 models in 2025, **Scout** and **Maverick**. Both are
@@ -522,8 +552,8 @@ print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
 # Check it with $6ND$. In a mixture of experts each token only passes through the active parameters, so take
 # $N = 17 \times 10^9$: Scout needs $6 \times 17 \times 10^9 \times 40 \times 10^{12} \approx 4.1 \times 10^{24}$
 # FLOPs and Maverick $\approx 2.2 \times 10^{24}$, together about 7.5 times the LLaMA 2 70B run printed above.
-# Spread over 7.38M GPU-hours, that is about $2.4 \times 10^{14}$ useful FLOPs per second per GPU — about twice
-# the A100 rate we assumed, as one would expect from a newer GPU. And at 1,300–2,400 tokens per active
+# Spread over 7.38M GPU-hours, that is about $2.4 \times 10^{14}$ useful FLOPs per second per GPU — eight times
+# the V100 rate we assumed for GPT-3, and about an eighth of the H100's FP8 peak (about $2 \times 10^{15}$). And at 1,300–2,400 tokens per active
 # parameter, both are trained far past the ~20 that gives the lowest loss for a fixed compute budget (see
 # below), so that the finished models are cheap to run.
 
@@ -533,6 +563,7 @@ print(f"our run on the same A100: {6 * N_ours * D_ours / a100 * 1000:.1f} ms")
 # widths for the same 120 steps:
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 sizes = [32, 64, 128]
 scaling = []
 for width in sizes:
@@ -547,6 +578,8 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.semilogx([n for n, _ in scaling], [l for _, l in scaling], "o-")
 ax.set(xlabel="parameters", ylabel="validation loss after 120 steps", title="Bigger models learn faster")
 plt.show()
+losses = [loss for _, loss in scaling]
+assert losses[0] > 1.3 * losses[1] and losses[1] > 1.2 * losses[2], "each wider model ends clearly lower after the same 120 steps"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # This experiment holds the tokens fixed. Bigger is not always better, though: at a fixed compute budget
@@ -614,7 +647,7 @@ else:
 #   targets shifted by one.
 # - The loop: batch → forward → cross-entropy → backward → clip → AdamW step, under warmup + cosine decay, with
 #   periodic validation and checkpoints. Our hand-written loop equals the package's step for step.
-# - storyworld tells us the floor, so the gap is a number: 81% above it after our 200 steps, 13% for the
+# - storyworld tells us the floor, so the gap is a number: roughly 80% above it after our 200 steps, about 13% for the
 #   shipped checkpoint (1,200 steps). Perplexity is $e^{\text{loss}}$.
 # - A model can beat the floor only on text it memorized; validation loss exposes it.
 # - Masked LM and span corruption reuse the same text with other targets.
