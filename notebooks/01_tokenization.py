@@ -32,8 +32,8 @@
 # 3. train a byte-level BPE tokenizer from scratch (pre-split, pair counts, merges, special tokens) and encode
 #    and decode any Unicode text with it;
 # 4. prove it gives exactly the token IDs of `tiktoken`, and use `tiktoken` as the fast engine from now on;
-# 5. compare GPT-2's, GPT-4's and GPT-4o's tokenizers across languages, numbers and code, and turn token
-#    counts into cost and context-window use;
+# 5. compare real tokenizers across languages, numbers and code (GPT-2's, and GPT-4's and GPT-4o's where
+#    tiktoken has them cached or can download them), and turn token counts into cost and context-window use;
 # 6. measure how vocabulary size trades compression against embedding-table size.
 #
 # **Time:** about 25 minutes to read and run; the whole notebook runs in well under a minute on a laptop CPU,
@@ -199,7 +199,8 @@ check("1.1b", n_unknown, word_tok.encode("The king's frog sang.").count(0),
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Bytes: a vocabulary with nothing unknown
 #
-# Unicode numbers about 150,000 characters (code points); **UTF-8** writes each one as 1 to 4 bytes: ASCII letters
+# Unicode has room for 1,114,112 code points, of which about 150,000 are assigned characters; **UTF-8** writes each
+# code point as 1 to 4 bytes: ASCII letters
 # take one byte, accented Latin letters two, most Chinese and Japanese characters three, emoji four (and an emoji
 # built from several code points, like a family, more). Any text, in any language, is a sequence of values
 # $0 \dots 255$. A tokenizer that starts from bytes has a base vocabulary of exactly 256 tokens and can never meet
@@ -551,13 +552,17 @@ assert course_bpe.to_tiktoken().encode(doc, allowed_special="all") == course_bpe
 # `bpe.course_tokenizer().to_tiktoken()` (the BPE above, trained on storyworld's train split).
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 start = time.perf_counter()
 encode(val_text)
 python_seconds = time.perf_counter() - start
 start = time.perf_counter()
 enc.encode(val_text)
-print(f"validation text: pure Python {python_seconds:.3f} s, tiktoken {time.perf_counter() - start:.4f} s")
-assert bpe.course_tokenizer().merges == course_bpe.merges
+tiktoken_seconds = time.perf_counter() - start
+print(f"validation text: pure Python {python_seconds:.3f} s, tiktoken {tiktoken_seconds:.4f} s "
+      f"({python_seconds / tiktoken_seconds:.0f}× faster)")
+assert python_seconds > 3 * tiktoken_seconds, "tiktoken encodes the same text several times faster"
+assert bpe.course_tokenizer().merges == course_bpe.merges, "the package's course tokenizer is this BPE"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Real tokenizers: GPT-2, GPT-4, GPT-4o
@@ -565,15 +570,25 @@ assert bpe.course_tokenizer().merges == course_bpe.merges
 # tiktoken ships the tokenizers of OpenAI's models: `r50k_base` (GPT-2 and GPT-3, 50,257 tokens), `cl100k_base`
 # (GPT-3.5 and GPT-4, about 100k) and `o200k_base` (GPT-4o, about 200k). Each is downloaded once and cached. Offline,
 # without a cached copy, the cell below says so in one line and the notebook goes on with the ones it has.
+#
+# **What you see depends on what is cached.** The committed notebook was run offline with only `r50k_base` in
+# tiktoken's cache, so the tables of this section compare the storyworld BPE with GPT-2 alone. Run it online
+# once (or with `cl100k_base` and `o200k_base` cached) and every table gains a GPT-4 and a GPT-4o column; with
+# nothing cached it shows the storyworld BPE only. GPT-4's way of splitting digits (§4.1) and the vocabulary sizes
+# of §7 need no download.
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
+VOCAB_SIZES = {"GPT-2": 50_257, "GPT-4": 100_277, "GPT-4o": 200_019}   # published sizes, special tokens included
 real = {}
 for name, model in bpe.REAL_ENCODINGS.items():
     encoding = bpe.load_tiktoken(name)
     if encoding is not None:
         real[model] = encoding
         print(f"{model} ({name}): {encoding.n_vocab:,} tokens")
+print(f"compared below: the storyworld BPE and {', '.join(real) if real else 'no real tokenizer (none is cached)'}")
+assert all(real[model].n_vocab == VOCAB_SIZES[model] for model in real), \
+    "each real tokenizer that loaded has its published vocabulary size"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # With GPT-2's ranks, our pure-Python encoder is GPT-2's tokenizer: `BPETokenizer.from_tiktoken` recovers the
@@ -587,14 +602,14 @@ if "GPT-2" in real:
     n_diff = sum(gpt2.encode(t) != real["GPT-2"].encode(t) for t in texts)
     print(f"our encoder with GPT-2's merges: {n_diff} of {len(texts)} texts differ from tiktoken's GPT-2",
           "✓" if n_diff == 0 else "✗")
-    assert n_diff == 0
+    assert n_diff == 0, "with GPT-2's merges our encoder gives exactly tiktoken's GPT-2 token IDs"
 else:
     print("GPT-2's tokenizer is not available offline; skipping this proof.")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The same sentence in several languages, some numbers and some code. Columns: characters, UTF-8 bytes, and the
 # number of tokens for each tokenizer. Our storyworld BPE has only seen simple English; GPT-2 mostly English web
-# text; GPT-4o's vocabulary was built with many more languages in mind.
+# text; GPT-4o's vocabulary (a column only where it could be loaded) was built with many more languages in mind.
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
@@ -613,6 +628,12 @@ print(f"{'':<9}{'chars':>6}{'bytes':>6}" + "".join(f"{name:>16}" for name in tok
 for label, text in samples.items():
     counts = "".join(f"{len(t.encode(text)):>16}" for t in tokenizers.values())
     print(f"{label:<9}{len(text):>6}{len(text.encode('utf-8')):>6}{counts}")
+n_tokens = {name: {label: len(t.encode(text)) for label, text in samples.items()} for name, t in tokenizers.items()}
+assert all(n_tokens[name][label] < n_tokens["storyworld BPE"][label] for name in real for label in samples), \
+    "every real tokenizer needs fewer tokens than the storyworld BPE for every sample"
+assert "GPT-4o" not in real or "GPT-2" not in real or all(
+    n_tokens["GPT-4o"][label] < n_tokens["GPT-2"][label] for label in ("Japanese", "Hindi")), \
+    "GPT-4o's vocabulary writes Japanese and Hindi in fewer tokens than GPT-2's"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # And the lecture's examples, split by each tokenizer (`|` between tokens; `�` marks a token that is part of a
@@ -624,9 +645,15 @@ def pieces(tokenizer, text):
     return "|".join(tokenizer.decode([i]) for i in tokenizer.encode(text))
 
 
-for word in ["unbelievable", "unglaublicher", "malheureusement", "tokenization", "antidisestablishmentarianism",
-             "catlike", "cat-ownership", " 1234567"]:
+lecture_words = ["unbelievable", "unglaublicher", "malheureusement", "tokenization",
+                 "antidisestablishmentarianism", "catlike", "cat-ownership", " 1234567"]
+for word in lecture_words:
     print(f"{word!r:>31}  " + "   ".join(f"{name}: {pieces(t, word)}" for name, t in tokenizers.items()))
+assert all("|" in pieces(tokenizers["storyworld BPE"], word) for word in lecture_words), \
+    "the storyworld BPE has none of these words as a single token"
+if "GPT-2" in real:
+    assert pieces(real["GPT-2"], "unbelievable") == "un|bel|iev|able" and \
+        pieces(real["GPT-2"], " 1234567") == " 123|45|67", "GPT-2 cuts them as the text says"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **What a token count means.**
@@ -748,8 +775,11 @@ plt.show()
 #   storyworld words that the shifted stories rarely use. A tokenizer is fitted to its training data, like a model.
 # - With GPT-2's vocabulary, our 128-wide GPT would spend 6.4 million parameters on the embedding table alone, eight
 #   times the whole model of notebook 00. At GPT-3's width of 12,288, a 200k vocabulary costs 2.5 billion.
-# - 209 of the 256 byte tokens never occur in storyworld (it uses 47 characters). Their embedding rows would never
-#   receive a gradient: a vocabulary should match the data it will see.
+# - 209 of the 256 byte tokens never occur in storyworld (it uses 47 characters). Their rows of the embedding table
+#   are never looked up: in a separate input table they would never receive a gradient. With the table tied to the
+#   output layer, as in GPT-2 and the course GPT, every row gets one (notebook 02 counts 175 of 175), but for
+#   these tokens it only ever says "less likely": they learn nothing else. A vocabulary should match the data it
+#   will see.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.5 — stories in a context window
@@ -784,7 +814,11 @@ print(f"1,024 tokens hold {1024 * 400 / len(val_text):.1f} stories as characters
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-tokenizer_playground.show({"characters": char_tok, "words": word_tok, "storyworld BPE": course_bpe, **real})
+playground_tokenizers = {"characters": char_tok, "words": word_tok, "storyworld BPE": course_bpe, **real}
+static_view = tokenizer_playground.playground_text(tokenizer_playground.DEFAULT_TEXT, playground_tokenizers)
+assert all(f"{name}:" in static_view for name in playground_tokenizers), \
+    "the playground shows every tokenizer that could be loaded"
+tokenizer_playground.show(playground_tokenizers)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
