@@ -142,6 +142,7 @@ print(f"(4) initial predictions, random head: accuracy {(before == y_val).float(
 # top of a model is cheap. Each run gets the same 60 steps of 16 stories.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 def train_classifier(first_trainable, steps=60, seed=0):
     """Train blocks first_trainable.. (and the head) of a copy of the pretrained GPT on the topic labels."""
     torch.manual_seed(seed)
@@ -182,6 +183,9 @@ cls_results = {name: train_classifier(first) for name, first in regimes.items()}
 print(f"{'(6) evaluate':<26}{'trainable params':>17}{'val accuracy':>14}   time")
 for name, r in cls_results.items():
     print(f"{name:<26}{r['trainable']:>17,}{r['accuracy']:>14.1%}   {r['seconds']:.1f}s")
+accuracy = {name: r["accuracy"] for name, r in cls_results.items()}
+assert 0.5 < accuracy["frozen body (head only)"] < 0.95, "the head alone learns the topic, but not well, in 60 steps"
+assert min(accuracy["last 2 blocks + head"], accuracy["full fine-tuning"]) > 0.97, "unfrozen top blocks learn it"
 
 # %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -204,19 +208,23 @@ plt.show()
 # steps. With its features cached, the frozen-body head can afford many more steps:
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 long_frozen = train_classifier(4, steps=1000)
 print(f"head only, 1,000 steps: {long_frozen['accuracy']:.1%} in {long_frozen['seconds']:.1f}s — "
       f"still only {long_frozen['trainable']} parameters trained")
+assert long_frozen["accuracy"] > 0.9, "with its features cached, the head alone gets above 90% in 1,000 steps"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **(7) Predict** with the fully fine-tuned classifier, on stories it has never seen:
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 topic_model = cls_results["full fine-tuning"]["model"].eval()
 with torch.no_grad():
     probs = topic_model(x_val[:4], len_val[:4]).softmax(-1)
 for s, p in zip(cls_val[:4], probs):
     print(f"true {s.topic:<6} predicted {TOPICS[p.argmax()]:<6} ({p.max():.1%})  …{s.text[210:290]}…")
+assert [TOPICS[i] for i in probs.argmax(-1)] == [s.topic for s in cls_val[:4]], "all four predicted right"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.1 — zero-shot, without any head
@@ -373,11 +381,11 @@ with torch.no_grad():
     full_loss = extended(unmasked.input_ids[None], unmasked.targets[None])[1]
 diff = max(abs(masked_loss.item() - by_hand.item()), abs(model_loss.item() - by_hand.item()))
 prompt_grad = logits.grad[0, :n_prompt - 1].abs().max().item()
-print(f"masked loss {model_loss.item():.4f}, by hand over the {example.n_scored} response tokens {by_hand.item():.4f}: "
-      f"|difference| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+print(f"masked loss {model_loss.item():.2f}, by hand over the {example.n_scored} response tokens {by_hand.item():.2f}: "
+      f"max |masked − by hand| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")   # float32 rounding near 11: ~1e-6
 print(f"largest gradient on a prompt position's logits: {prompt_grad:.1e}", "✓" if prompt_grad == 0 else "✗")
-print(f"unmasked loss (every token, story included): {full_loss.item():.4f}")
-assert diff < 1e-6 and prompt_grad == 0 and example.n_scored == len(sft_tokenizer.encode(response))
+print(f"unmasked loss (every token, story included): {full_loss.item():.2f}")
+assert diff < 1e-5 and prompt_grad == 0 and example.n_scored == len(sft_tokenizer.encode(response))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.2 — mask the prompt
@@ -443,6 +451,7 @@ show_answers(extended, "before fine-tuning:")
 # **Train:** full fine-tuning, 100 steps of 16 examples, learning rate $10^{-3}$ with warmup and cosine decay.
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 def accuracy_by_type(correct):
     groups = defaultdict(list)
     for kind, ok in zip(question_type, correct.tolist()):
@@ -464,14 +473,17 @@ print(f"compute: SFT read ~{read:,.0f} tokens ({read / pretraining:.1%} of the c
 full_correct = answer_correct(full_model, sft_val, PAD)
 print(f"answer accuracy on held-out stories: before {before_correct.float().mean():.1%}, "
       f"after {full_correct.float().mean():.1%}")
+assert before_correct.sum() == 0, "before fine-tuning the model answers nothing: it continues the story"
+assert 0.3 < full_correct.float().mean() < 0.6, "after 100 steps it answers somewhat under half of the questions"
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 prompts_check = [e.input_ids[:int((e.targets == IGNORE_INDEX).sum()) + 1].tolist() for e in sft_val[:48]]
 generated = generate_responses(full_model, prompts_check, max_new_tokens=8, stop_id=PAD)
 truth = [e.targets[e.targets != IGNORE_INDEX].tolist() for e in sft_val[:48]]
 agree = sum((g == t) == bool(c) for g, t, c in zip(generated, truth, full_correct[:48]))
 print(f"one-pass scoring agrees with greedy generation on {agree} of 48 questions", "✓" if agree == 48 else "✗")
-assert agree == 48
+assert agree == 48, "one forward pass scores exactly what greedy generation writes"
 show_answers(full_model, "\nafter fine-tuning:")
 
 # %% [markdown] slideshow={"slide_type": "-"}
@@ -479,6 +491,7 @@ show_answers(full_model, "\nafter fine-tuning:")
 # type):
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 train_answers = defaultdict(Counter)
 for s in qa_train:
     for qa in s.qa:
@@ -501,13 +514,20 @@ fig.tight_layout()
 plt.show()
 for k in kinds:
     print(f"{k:<8} after SFT {after_by_type[k]:6.1%}   story-blind guess {guess[k]!r:<12} {guess_acc[k]:6.1%}")
+details = ["colour", "place", "feeling", "pet", "food"]
+assert min(after_by_type["hero"], after_by_type["friend"]) > 0.9, "who the hero is and whom they met: nearly always"
+assert all(after_by_type[k] < 0.5 for k in details), "a detail mentioned once: mostly wrong"
+assert all(after_by_type[k] < guess_acc[k] + 0.2 for k in details), "at most a little better than a story-blind guess"
+assert after_by_type["pet"] < guess_acc["pet"], "on the pet question worse than the guess"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The picture is honest and typical. In 100 steps the model learned the **format** (every answer is a name,
 # a colour, a place, ... followed by a stop) and the questions whose answer it already tracked during
-# pretraining: who the hero is and whom they met, 99–100%. Where the answer is a detail mentioned once (the
-# toy's colour, the place, the exact emotion, the pet, the food) it answers in the right category, but no
-# better than a guess that ignores the story — on the pet question worse, because it mostly invents a pet.
+# pretraining: who the hero is and whom they met, nearly always right. Where the answer is a detail mentioned
+# once (the toy's colour, the place, the exact emotion, the pet, the food) it answers in the right category but
+# is mostly wrong: at best some points above a guess that ignores the story (the place, the feeling), level with
+# it or below elsewhere — on the pet question far below, because it mostly invents a pet. (Each type has about
+# 100 held-out questions, so a difference of a few points is noise.)
 # A fluent, confident, wrong answer: a **hallucination**. Copying a detail out of the context is a
 # skill this small model did not need during pretraining, and fine-tuning learns new skills slowly; it mostly
 # surfaces the ones pretraining built. Notebook 08 uses preference pairs against exactly these
@@ -521,13 +541,18 @@ for k in kinds:
 # one:
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 lm_val = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n") for s in qa_val]
 lm_before = lm_loss(extended, lm_val, PAD)
 lm_full = lm_loss(full_model, lm_val, PAD)
 print(f"language-model loss on held-out stories (nats/token): pretrained {lm_before:.3f}, after SFT {lm_full:.3f}")
 start_ids = torch.tensor([[PAD]])
+written = {}
 for name, model in (("pretrained", extended), ("after SFT", full_model)):
-    print(f"\n{name}: {sft_tokenizer.decode(model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
+    written[name] = sft_tokenizer.decode(model.generate(start_ids, 45, temperature=0)[0, 1:])
+    print(f"\n{name}: {written[name]!r}")
+assert lm_full > 3 * lm_before, "the language-model loss several times higher after SFT"
+assert written["after SFT"].count("\n") > written["pretrained"].count("\n") + 2, "it now ends lines after a word"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # That is **catastrophic forgetting**: 100 steps on questions wrecked story writing. The answers end with a
@@ -540,6 +565,7 @@ for name, model in (("pretrained", extended), ("after SFT", full_model)):
 # 3. **parameter-efficient fine-tuning** (PEFT): freeze the model and train a few new parameters (section 5).
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 lm_mix_examples = [build_lm_example(sft_tokenizer, "\n" + s.text + "\n")
                    for s in storyworld.load_split("train", 500).stories[400:]]
 mixed_model = copy.deepcopy(extended)
@@ -551,6 +577,8 @@ print(f"SFT + 4% pretraining data: answer accuracy {mixed_correct.float().mean()
       f"(plain SFT {full_correct.float().mean():.1%}); LM loss {lm_mixed:.3f} (plain SFT {lm_full:.3f}, "
       f"pretrained {lm_before:.3f})")
 print(f"\nit still writes: {sft_tokenizer.decode(mixed_model.generate(start_ids, 45, temperature=0)[0, 1:])!r}")
+assert abs(mixed_correct.float().mean() - full_correct.float().mean()) < 0.05, "answers as good as plain SFT's"
+assert lm_mixed < 1.3 * lm_before, "story writing survives: LM loss close to the pretrained model's"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Four percent of the examples — but each story scores about 100 tokens against an answer's 3, so the plain
@@ -615,6 +643,7 @@ print(f"this layer: {layer.weight.numel():,} weights; rank-4 LoRA trains {4 * (1
 # the other rows' gradients).
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 def lora_sft(rank, steps=100, lr=3e-3):
     model = copy.deepcopy(extended)
     apply_lora(model, rank=rank, alpha=2 * rank)
@@ -633,6 +662,8 @@ print(f"rank 4: LoRA matrices {lora4['lora']:,} parameters = {lora4['fraction']:
       f"plus {new_rows:,} for the 20 new embedding rows")
 print(f"answer accuracy {lora4['accuracy']:.1%} (full SFT {full_correct.float().mean():.1%}); "
       f"LM loss {lora4['lm']:.3f} (full SFT {lm_full:.3f}, pretrained {lm_before:.3f})")
+assert abs(lora4["accuracy"] - full_correct.float().mean()) < 0.06, "rank 4 answers about as well as full SFT"
+assert lm_before < lora4["lm"] < lm_full, "and forgets less"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **Merge and prove.** Fold every trained adapter into its weight matrix: the model is an ordinary GPT again,
@@ -680,6 +711,7 @@ check("7.3", lora16_params, trainable_parameters(probe)[0],
 # chart: what it learned (answer accuracy) against what it forgot (language-model loss).
 
 # %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
 sweep = {1: lora_sft(rank=1), 4: lora4, 16: lora_sft(rank=16)}
 print(f"{'rank':>5}{'LoRA params':>13}{'fraction':>10}{'answer acc':>12}{'LM loss':>9}")
 for rank, r in sweep.items():
@@ -697,6 +729,10 @@ ax.set(xlabel="answer accuracy (held-out)", ylabel="LM loss on held-out stories"
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
+lora_accuracy = [r["accuracy"] for r in sweep.values()]
+assert max(lora_accuracy) - min(lora_accuracy) < 0.08, "every rank reaches about the same answer accuracy"
+assert sweep[1]["lm"] < sweep[4]["lm"] < sweep[16]["lm"] < lm_full, "the higher the rank, the more it forgets"
+assert lm_mixed < sweep[1]["lm"], "the pretraining mix stays closest to the pretrained model"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Reading the chart:
@@ -705,8 +741,8 @@ plt.show()
 # - every LoRA rank reaches about the same answer accuracy (within a few points) and forgets less; rank 1 —
 #   8,192 parameters, under 1% of the model — is enough here, because the update this task needs is small:
 #   LoRA's premise;
-# - a higher rank (with the same $\alpha / r$) lets the adapter move the model further: a little more accuracy,
-#   noticeably more forgetting;
+# - a higher rank (with the same $\alpha / r$) lets the adapter move the model further: clearly more
+#   forgetting, and at most a few points more accuracy — within the noise of 632 questions;
 # - mixing in pretraining data keeps the model closest to where it started, at full fine-tuning's accuracy.
 
 # %% [markdown] slideshow={"slide_type": "-"}
