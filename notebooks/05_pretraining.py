@@ -378,6 +378,14 @@ print(f"the target is {len(target)} tokens for {len(words)} words of text: a sho
 # | code | public GitHub repositories | programming languages; strict structure, step-by-step logic |
 # | science | arXiv papers, PubMed abstracts and articles | technical vocabulary, mathematics, medicine |
 # | curated mixtures | The Pile (EleutherAI: 825 GiB, 22 sources) | a documented blend of these, for open models |
+#
+# How big, in numbers the makers publish: Common Crawl adds a few billion pages every month (hundreds of TB of
+# raw text per crawl); BooksCorpus holds about a billion words; English Wikipedia about 4 billion words in some
+# 6 million articles; BigCode's The Stack collects about 6 TB of permissively licensed source code in over 300
+# languages. And how a real model mixed them — GPT-3's training tokens (Brown et al. 2020, Table 2.2): filtered
+# Common Crawl 410B tokens (60% of each batch), WebText2 19B (22%), two book corpora 12B and 55B (8% each),
+# Wikipedia 3B (3%). The small, clean sources are drawn *more often* than their size alone would give: GPT-3 saw
+# Wikipedia about three times and the crawl less than once.
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # A good pretraining set has **scale** (frontier models now read trillions of tokens: Meta reports 2T for
@@ -502,6 +510,12 @@ check_function("5.2", count_phone_numbers, [
 # model of $N$ parameters on $D$ tokens takes
 #
 # $$C \approx 6 N D \ \text{FLOPs}.$$
+#
+# That arithmetic runs on **accelerators**: chips built for large matrix multiplications. Most models train on
+# GPUs (NVIDIA's V100, A100, H100 below); Google trains its own models on **TPUs** (tensor processing units),
+# chips it designed for exactly this workload and rents out in its cloud — PaLM (540B parameters, 2022) trained
+# on 6,144 TPU v4 chips, each with a peak of about 275 TFLOP/s in bf16. Either way the bill is counted the same
+# way: FLOPs needed ÷ useful FLOPs per second per chip = chip-hours.
 
 # %% slideshow={"slide_type": "-"}
 N_ours = model.num_parameters()

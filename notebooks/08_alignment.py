@@ -115,8 +115,11 @@ print(f"\n{len(train_pairs):,} training pairs, {len(val_pairs)} held-out pairs (
 # OpenAI reports training ChatGPT with the same recipe, PPO-based RLHF. DPO (section 4) learns from the same
 # kind of pairs but needs neither step 2's reward model nor step 3's RL loop; open models such as Hugging Face's
 # Zephyr-7B and Intel's NeuralChat-7B were aligned with it (Zephyr's preference pairs were rated by GPT-4, not
-# by people). Our pairs are the smallest case, $K = 2$ — one chosen and one rejected answer per question — with
-# storyworld as the labeler.
+# by people). The DPO paper (Rafailov et al. 2023) showed the method on the tasks RLHF had been shown on:
+# steering the sentiment of movie reviews, **summarization** (Reddit TL;DR posts, where it matched or beat PPO
+# in GPT-4-judged win-rates against the reference summaries) and single-turn **dialogue** (Anthropic's
+# helpful-and-harmless conversations). Our pairs are the smallest case, $K = 2$ — one chosen and one rejected
+# answer per question — with storyworld as the labeler.
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Three ground-truth measures for a policy $\pi$, on held-out stories:
@@ -504,6 +507,15 @@ policy.eval()
 # advantages averaged over tokens (not quite 0: longer answers have more tokens); its gradient raises the
 # log-probability of answers with a positive advantage and lowers the others. In the second epoch some ratios
 # have moved past $1 \pm 0.2$ and are clipped.
+#
+# **Exploration and exploitation.** PPO learns only from answers the policy itself samples. Sampling at
+# temperature 1 *explores*: now and then it tries an answer the policy thinks unlikely, and the reward says
+# whether that was better. Raising the probability of well-rewarded answers *exploits* what it found. Push
+# exploitation too hard and the distribution collapses onto one answer per question: nothing new is sampled,
+# so nothing new can be learned, and a reward model's mistakes get locked in. PPO's clip and the KL penalty
+# slow that collapse (a step may not move a token's probability far, and the policy may not drift far from the
+# reference), and many implementations add an entropy bonus that pays the policy for staying uncertain. DPO
+# has no such dial: it never samples, so it neither explores nor gets stuck — it only sees the pairs it is given.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.3 — the clipped objective
