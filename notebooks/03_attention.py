@@ -129,6 +129,8 @@ context = weights @ X               # (5, 5): row i = Σ_j weights[i, j] · x_j
 print("row sums:", weights.sum(dim=-1).round(decimals=4).tolist())
 print("her attends to:", {t: round(w, 2) for t, w in zip(tokens, weights[2].tolist())})
 print("context vector of 'her':", {f: round(v, 2) for f, v in zip(features, context[2].tolist())})
+assert weights[2, 0] > weights[2, 2] > 0.3, "'her' looks at 'Lily' a little more than at itself"
+assert all(weights[i].argmax() == i for i in (0, 1, 3, 4)), "every other token looks mostly at itself"
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 for ax, matrix, title in ((axes[0], scores, "scores  X Xᵀ"), (axes[1], weights, "weights  softmax(X Xᵀ)")):
@@ -142,10 +144,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# "her" puts most of its weight on itself and on "Lily", so its context vector is mostly person and female:
-# the pronoun has borrowed the meaning of the name. Two things are not yet right. The similarity is
+# "her" puts most of its weight on "Lily" (0.40) and on itself (0.37), so its context vector is mostly person
+# and female: the pronoun has borrowed the meaning of the name. Two things are not yet right. The similarity is
 # symmetric ($x_i \cdot x_j = x_j \cdot x_i$), so "Lily" must look at "her" exactly as hard as "her" looks at
-# "Lily"; and every token looks mostly at itself. Both are fixed by the next section.
+# "Lily". And a token's score with itself, $x_i \cdot x_i = \lVert x_i \rVert^2$, beats every other score in
+# its row unless another vector is both similar and longer ($x_i \cdot x_j \le \lVert x_i \rVert\,\lVert x_j
+# \rVert$): "her" looks at "Lily" a little more than at itself only because Lily's vector is the longer one, and
+# every other token looks mostly at itself. Both problems are fixed by the next section.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.1 — one context vector with a loop
@@ -450,7 +455,8 @@ for name, n_kv in (("MHA", 32), ("GQA", 8), ("MQA", 1)):  # a 7B-parameter model
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # With 8 key/value heads instead of 32 the cache is 4× smaller, with one it is 32× smaller; quality drops a
-# little with MQA, hardly with GQA, which is why Llama 2/3 and Mistral use GQA. The formula is
+# little with MQA, hardly with GQA. That is why Llama 2's largest models (34B and 70B; its 7B and 13B keep plain
+# multi-head attention), all of Llama 3 and Mistral 7B use GQA. The formula is
 #
 # $$\text{KV bytes} = 2 \times \text{layers} \times \text{KV heads} \times \text{head size} \times
 # \text{tokens} \times \text{batch} \times \text{bytes per number}.$$
@@ -618,6 +624,11 @@ for name, values in cost.items():
     ratios = [later[0] / earlier[0] for earlier, later in zip(values, values[1:])]
     print(f"{name}: each doubling of T multiplies the time by " + ", ".join(f"×{r:.1f}" for r in ratios)
           + "  (×4 is quadratic)")
+growth = {name: values[-1][0] / values[1][0] for name, values in cost.items()}   # T = 512 → 2048
+print("T ×4 (512 → 2048): time " + ", ".join(f"{name} ×{g:.0f}" for name, g in growth.items())
+      + "  (×16 is quadratic, ×4 linear)")
+assert growth["written out"] > 10, "the written-out version's time grows like T² or faster"
+assert growth["fused F.sdpa"] > 6, "the fused kernel's time grows clearly faster than the length"
 
 # %% slideshow={"slide_type": "-"}
 memory_ratio = cost["written out"][-1][1] / cost["written out"][-2][1]
@@ -625,8 +636,12 @@ fused_ratio = cost["fused F.sdpa"][-1][1] / cost["written out"][-1][1]
 print(f"memory of the written-out version: ×{memory_ratio:.1f} per doubling of T")
 print(f"at T = {lengths[-1]}, the fused kernel allocates {'under 1%' if fused_ratio < 0.01 else f'{fused_ratio:.0%}'} "
       f"of the written-out memory")
+assert 3.5 < memory_ratio < 4.5 and fused_ratio < 0.01, "written-out memory grows like T², the fused kernel's not"
 
 # %% [markdown] slideshow={"slide_type": "-"}
+# The fused kernel's time grows by about ×3 a doubling here: clearly faster than linear, though below the ×4 of
+# pure $T^2$ arithmetic, since at these short lengths costs that grow only like $T$ still weigh in.
+#
 # At $T = 2048$ each score matrix takes 64 MB. The operating system hands out blocks that large as fresh pages,
 # and the first write to each page costs time, so the written-out version can grow even faster than $T^2$ there:
 # one more price of storing the whole matrix, and one the fused kernel does not pay.
