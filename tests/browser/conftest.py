@@ -238,7 +238,7 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         pytest.fail(f"{ENABLE_VAR}=1 but Playwright is not installed ({exc}): "
-                    "`.venv/bin/pip install -r requirements-dev.txt`", pytrace=False)
+                    "`.venv/bin/pip install -r requirements.txt`", pytrace=False)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
