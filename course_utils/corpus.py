@@ -20,7 +20,7 @@ every document wholly on one side, decided by a hash of its name: adding or remo
 another one across.
 
 The task for fine-tuning (``task_pairs``) comes from the same documents: for Python source, the first line of
-a function's body after its signature and docstring; for prose, the line after a paragraph's first line.
+a function's code from its signature (and docstring); for prose, the line after a paragraph's first line.
 """
 
 from __future__ import annotations
@@ -346,10 +346,10 @@ def encode_documents(tokenizer, documents: Sequence[Document], separator: str = 
 # --------------------------------------------------------------------------------------------------
 
 def function_first_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
-    """(prompt, answer) pairs from Python source: the prompt is a function's ``def`` line(s) and docstring
-    (and any blank or comment lines after it), the answer the first line of the function's next statement,
-    with its indentation and a final newline. Functions without a docstring or with nothing after it are
-    skipped, and so are files that do not parse."""
+    """(prompt, answer) pairs from Python source: the prompt is a function's ``def`` line(s), its docstring if
+    it has one, and any blank or comment lines before the first statement of its code; the answer is the first
+    line of that statement, with its indentation and a final newline. Functions whose body is only a docstring
+    are skipped, and so are files that do not parse."""
     pairs = []
     for d in documents:
         try:
@@ -358,11 +358,12 @@ def function_first_lines(documents: Sequence[Document]) -> list[tuple[str, str]]
             continue
         lines = d.text.split("\n")
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or len(node.body) < 2:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
-            if ast.get_docstring(node, clean=False) is None:
+            code = 1 if ast.get_docstring(node, clean=False) is not None else 0   # the first statement after it
+            if len(node.body) <= code:
                 continue
-            first, answer = node.lineno - 1, node.body[1].lineno - 1   # def line, first line after the docstring
+            first, answer = node.lineno - 1, node.body[code].lineno - 1         # the def line, the answer's line
             if lines[answer].strip():
                 pairs.append(("\n".join(lines[first:answer]) + "\n", lines[answer] + "\n"))
     return pairs
@@ -385,5 +386,5 @@ def task_pairs(documents: Sequence[Document]) -> tuple[str, list[tuple[str, str]
     ``function_first_lines``, anything else ``paragraph_second_lines``. Returns (task name, pairs)."""
     pairs = function_first_lines(documents)
     if len(pairs) >= len(documents):
-        return "the first line of a function's body, from its signature and docstring", pairs
+        return "the first line of a function's code, from its signature (and docstring)", pairs
     return "the second line of a paragraph, from its first line", paragraph_second_lines(documents)

@@ -301,12 +301,13 @@ def test_function_first_lines_from_python_source():
     assert pairs == [
         ('def add(a, b):\n    """Add two numbers."""\n', "    return a + b\n"),
         ('    def size(self):\n        """How big.\n\n        Very."""\n        # a comment\n', "        if self.empty:\n"),
+        ("    def nodoc(self):\n", "        return 1\n"),
     ]
 
 
 def test_task_pairs_picks_the_task_that_fits_the_text():
     name, pairs = corpus.task_pairs([Document("m.py", SOURCE)])
-    assert "function" in name and len(pairs) == 2
+    assert "function" in name and len(pairs) == 3
     prose = [Document("p", "ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\n\nalone\n")]
     name, pairs = corpus.task_pairs(prose)
     assert "paragraph" in name

@@ -148,6 +148,11 @@ WIDGET_NOTEBOOKS: dict[str, list[WidgetCase]] = {
             Step("fill", ".widget-textarea textarea", "Once there was a dragon", expect="Not in this model"),
         ]),
     ],
+    "10_capstone": [
+        # As in 05: the pretraining run's progress bar renders as a live widget and reaches its last step.
+        WidgetCase("progress", ".widget-hbox:has(.widget-hprogress):has-text('600/600')", ".widget-html-content",
+                   []),
+    ],
 }
 
 
