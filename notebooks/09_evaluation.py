@@ -1152,9 +1152,9 @@ assert 0.5 < metrics.win_probability(theta[1], theta[3]) < 0.9, "T=0.7 beats T=1
 # - Pairwise judgements become Bradley–Terry strengths (a logistic regression) with bootstrap intervals; online
 #   Elo depends on the order of the votes.
 #
-# **Next:** this is the last notebook of the course. Go back to
-# [00 · Next-token prediction](00_next_token_prediction.ipynb) and look at the bigram models' numbers again:
-# you can now say what each one tells you and what it does not.
+# **Next:** [10 · Capstone](10_capstone.ipynb) — the whole pipeline on real text, and a project of your own. Then
+# go back to [00 · Next-token prediction](00_next_token_prediction.ipynb) and look at the bigram models' numbers
+# again: you can now say what each one tells you and what it does not.
 
 # %% slideshow={"slide_type": "-"}
 summary()
