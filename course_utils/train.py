@@ -139,7 +139,9 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
     result = TrainResult()
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(config.max_steps), disable=not progress or rank != 0, desc="training")
+    # One redraw a second at most: in Jupyter each redraw is three messages to the front end, and a runner that
+    # reads them only after the cell ends (nbval) drops those beyond ZeroMQ's queue, the cell's end among them.
+    bar = tqdm(range(config.max_steps), disable=not progress or rank != 0, desc="training", mininterval=1.0)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config.learning_rate, config.warmup_steps, config.max_steps)

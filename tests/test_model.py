@@ -268,3 +268,22 @@ def test_live_loss_plot_draws_and_on_eval_is_called(monkeypatch):
     fig = plot.figure(TrainResult(steps=[0, 1], train_loss=[2.0, 1.0], eval_steps=[1], val_loss=[1.5]))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["train (batches)", "validation", "entropy floor"]
+
+
+def test_progress_bar_redraws_at_most_once_a_second(monkeypatch):
+    # In Jupyter every redraw of the bar is a message to the front end. nbval reads a cell's messages only after
+    # it ends, and ZeroMQ drops those beyond its queue (about 2,000), the cell's end among them: a minute of
+    # training redrawn ten times a second once made nbval time out. The bar is throttled to stay well under that.
+    import tqdm.auto
+
+    bars = []
+
+    class RecordingBar(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            bars.append(kwargs)
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    ids = torch.tensor([1, 2, 3, 4, 5, 6, 7] * 30)
+    train(GPT(TINY), ids, ids, TrainConfig(max_steps=2, batch_size=4, warmup_steps=1, eval_interval=2))
+    assert len(bars) == 1 and bars[0].get("mininterval", 0.1) >= 1.0, bars
