@@ -27,6 +27,8 @@ import bz2
 import gzip
 import lzma
 
+from .validation import is_int
+
 __all__ = ["COMPRESSORS", "compressed_size", "compression_bits_per_char"]
 
 COMPRESSORS = {
@@ -55,7 +57,7 @@ def compression_bits_per_char(text: str, method: str = "gzip", context: str = ""
     if not text:
         raise ValueError("text is empty: there is nothing to compress")
     n_chars = len(text) if n_chars is None else n_chars
-    if isinstance(n_chars, bool) or not isinstance(n_chars, int) or n_chars < 1:
+    if not is_int(n_chars) or n_chars < 1:
         raise ValueError(f"n_chars must be a positive int, got {n_chars!r}")
     before = context.encode("utf-8")
     extra = compressed_size(before + text.encode("utf-8"), method) - compressed_size(before, method)

@@ -40,7 +40,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from .validation import check_token_ids
+from .validation import check_token_ids, is_int, is_number
 
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "filter_logits", "next_token_probs",
            "sample_next", "apply_repetition_penalty", "KVCache", "forward_cached", "stream", "generate"]
@@ -51,7 +51,7 @@ __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "filter_logits",
 # --------------------------------------------------------------------------------------------------
 
 def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or math.isnan(temperature):
+    if not is_number(temperature):
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
@@ -64,7 +64,7 @@ def _check_temperature(temperature) -> float:
 def _check_top_k(top_k) -> int | None:
     if top_k is None:
         return None
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+    if not is_int(top_k) or top_k < 1:
         raise ValueError(f"top_k must be an int >= 1 (or None for no limit), got {top_k!r}")
     return top_k
 
@@ -72,7 +72,7 @@ def _check_top_k(top_k) -> int | None:
 def _check_top_p(top_p) -> float | None:
     if top_p is None:
         return None
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+    if not is_number(top_p) or not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must be in (0, 1] (or None for no limit), got {top_p!r}")
     return float(top_p)
 
@@ -192,7 +192,7 @@ def _draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torc
 def apply_repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: float) -> torch.Tensor:
     """CTRL's repetition penalty: for every token already in ``previous`` (B, T), divide its logit by
     ``penalty`` if positive, multiply if negative, so it becomes less likely. penalty 1 changes nothing."""
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty > 0:
+    if not is_number(penalty) or not penalty > 0:
         raise ValueError(f"penalty must be a number > 0 (1 = no penalty), got {penalty!r}")
     logits = _check_logits(logits)
     if previous.dim() != 2 or previous.size(0) != logits.size(0):
@@ -242,7 +242,7 @@ class KVCache:
     def drop_oldest(self, n: int = 1) -> "KVCache":
         """Forget the n oldest tokens, shifting the others down by n (what a "sliding cache" would do when the
         window is full; with learned absolute positions it is *not* the same model: see the module docstring)."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= self.length:
+        if not is_int(n) or not 0 <= n <= self.length:
             raise ValueError(f"n must be an int in [0, {self.length}] (the tokens cached), got {n!r}")
         with torch.inference_mode():  # the buffers are inference tensors (see _forward_cached)
             for buffer in self._buffers:
@@ -365,7 +365,7 @@ def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1
     one costs a pass over the whole prompt (the *prefill*: time to first token); each later one costs a
     pass over one token with the cache (*decode*), or over the whole text again without it."""
     _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+    if not is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError("idx must be a non-empty (batch, time) tensor of token IDs: the prompt cannot be "

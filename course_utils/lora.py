@@ -20,6 +20,8 @@ from typing import Iterable
 import torch
 import torch.nn as nn
 
+from .validation import is_int
+
 __all__ = ["LoRALinear", "apply_lora", "merge_lora", "lora_parameters", "trainable_parameters",
            "trainable_fraction", "GPT_LORA_TARGETS"]
 
@@ -34,7 +36,7 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}")
-        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        if not is_int(rank) or rank < 1:
             raise ValueError(f"rank must be a positive int, got {rank!r}")
         self.base = base
         self.rank = rank

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .validation import is_int
+
 __all__ = [
     "token_nlls", "perplexity", "bits_per_char",
     "confusion_matrix", "accuracy", "precision_recall_f1", "macro_f1", "roc_curve", "roc_auc",
@@ -109,7 +111,7 @@ def perplexity(nlls) -> float:
 def bits_per_char(nats, n_chars: int) -> float:
     """Information per character in bits: the total NLL (a number, or per-token NLLs to add up) in nats,
     divided by the number of characters those tokens cover and by ln 2. Independent of the tokenizer."""
-    if isinstance(n_chars, bool) or not isinstance(n_chars, numbers.Integral) or n_chars <= 0:
+    if not is_int(n_chars) or n_chars <= 0:
         raise ValueError(f"n_chars must be a positive int, got {n_chars!r}")
     if isinstance(nats, numbers.Real):
         total = float(nats)
@@ -227,7 +229,7 @@ def _binary_probs(y_true, probs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bins(probs: np.ndarray, n_bins: int) -> np.ndarray:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
+    if not is_int(n_bins) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     return np.searchsorted(edges[1:-1], probs)    # bin b holds (edge_b, edge_b+1]; bin 0 also holds 0
@@ -337,7 +339,7 @@ def bleu(hypotheses: Sequence[str], references, max_order: int = 4, smooth: str 
     ``sacrebleu.corpus_bleu(hypotheses, references)`` with its defaults."""
     if smooth not in ("exp", "none"):
         raise ValueError(f"smooth must be 'exp' or 'none', got {smooth!r}")
-    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
+    if not is_int(max_order) or max_order < 1:
         raise ValueError(f"max_order must be a positive int, got {max_order!r}")
     streams = _reference_streams(hypotheses, references)
 
@@ -406,7 +408,7 @@ def _score(overlap: int, n_candidate: int, n_reference: int) -> RougeScore:
 def rouge_n(reference: str, candidate: str, n: int = 1) -> RougeScore:
     """ROUGE-N: n-gram overlap (clipped counts) over the candidate's n-grams (precision) and the
     reference's (recall), and their harmonic mean."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     ref, cand = rouge_tokenize(reference), rouge_tokenize(candidate)
     ref_grams = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
@@ -455,7 +457,7 @@ def rouge(reference: str, candidate: str, types: Iterable[str] = ("rouge1", "rou
 def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     """The set of word n-grams of a text, after lowercasing and dropping punctuation (so that spacing and
     punctuation changes do not hide a copy)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     words = rouge_tokenize(text)
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
@@ -482,7 +484,7 @@ def ngram_overlap(texts: Sequence[str], corpus: Iterable[str], n: int = 13) -> n
 # --------------------------------------------------------------------------------------------------
 
 def _comparisons(comparisons, n_items: int) -> np.ndarray:
-    if isinstance(n_items, bool) or not isinstance(n_items, numbers.Integral) or n_items < 2:
+    if not is_int(n_items) or n_items < 2:
         raise ValueError(f"n_items must be an int >= 2, got {n_items!r}")
     pairs = np.asarray(comparisons)
     if pairs.size == 0:
@@ -592,7 +594,7 @@ def bootstrap_ci(data, statistic: Callable, n_resamples: int = 1000, confidence:
     data = np.asarray(data)
     if data.ndim == 0 or len(data) == 0:
         raise ValueError("data must be a non-empty array (resampled along its first axis)")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples < 2:
+    if not is_int(n_resamples) or n_resamples < 2:
         raise ValueError(f"n_resamples must be an int >= 2, got {n_resamples!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")

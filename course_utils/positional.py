@@ -20,12 +20,14 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .validation import is_int
+
 __all__ = ["sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
            "rope_angles", "apply_rope"]
 
 
 def _check_dim(dim: int) -> None:
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0 or dim % 2:
+    if not is_int(dim) or dim <= 0 or dim % 2:
         raise ValueError(f"dim must be a positive even int (sines and cosines come in pairs), got {dim!r}")
 
 

@@ -21,6 +21,7 @@ import ipywidgets as widgets
 import torch
 
 from ..generate import generate, next_token_probs, _check_temperature, _check_top_k, _check_top_p
+from ..validation import is_int
 
 __all__ = ["Row", "DecodingView", "decoding_view", "decoding_html", "DecodingExplorer"]
 
@@ -67,11 +68,11 @@ class DecodingView:
 
 def _settings_error(temperature, top_k, top_p, seed, max_new_tokens, n_rows) -> None:
     _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+    if not is_int(max_new_tokens) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 1:
+    if not is_int(n_rows) or n_rows < 1:
         raise ValueError(f"n_rows must be an int >= 1, got {n_rows!r}")
 
 

@@ -26,6 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..embeddings import WordVectors
+from ..validation import is_int
 
 __all__ = ["ExplorerState", "ExplorerView", "project", "parse_expression", "render_explorer",
            "EmbeddingExplorer", "category_colours", "figure_png", "PROJECTIONS",
@@ -183,7 +184,7 @@ def _check_state(state: ExplorerState, sets: Mapping[str, WordVectors]) -> WordV
         raise ValueError(f"projection must be one of {PROJECTIONS}, got {state.projection!r}")
     if state.labels not in LABEL_MODES:
         raise ValueError(f"labels must be one of {LABEL_MODES}, got {state.labels!r}")
-    if not isinstance(state.k, int) or isinstance(state.k, bool) or state.k < 1:
+    if not is_int(state.k) or state.k < 1:
         raise ValueError(f"k must be a positive int, got {state.k!r}")
     return sets[state.set_name]
 
