@@ -3,7 +3,8 @@
 No network and no repo2docker needed: these only read the files. They guard
 against the three classic Binder regressions: falling back to repo2docker's
 default Python (3.10), pulling the multi-GB CUDA build of torch, and binder/
-drifting away from the pins in the top-level requirements.txt.
+drifting away from the pins in the top-level requirements.txt (the course's install;
+the test tools of requirements-dev.txt stay out of Binder).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ POSTBUILD = BINDER / "postBuild"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_PYTHON = (3, 11)
 
-# Top-level pins that Binder may leave out (development-only tools). Empty for
-# now: binder/ keeps every pin, nbval/pytest included, so students can run the
-# notebook checks on Binder too. A package listed here may be omitted, but if it
-# is present its version must still match.
+# Pins of requirements.txt (the course's install) that Binder may leave out. Empty:
+# Binder installs exactly the course's set; the test tools live in
+# requirements-dev.txt, which Binder does not install. A package listed here may
+# be omitted, but if it is present its version must still match.
 BINDER_OPTIONAL: set[str] = set()
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
@@ -143,6 +145,16 @@ def test_binder_pins_match_top_level_requirements() -> None:
         if _strip_local(top[name]) != _strip_local(binder[name])
     }
     assert not mismatched, f"version differs (requirements.txt, binder): {mismatched}"
+
+
+def test_binder_leaves_out_the_test_tools() -> None:
+    """Binder is where students run the course: nothing that only requirements-dev.txt adds."""
+    dev_only = set(_pins(DEV_REQUIREMENTS)) - set(_pins(TOP_REQUIREMENTS))
+    assert dev_only, "requirements-dev.txt adds the test tools"
+    assert not dev_only & set(_pins(BINDER_REQUIREMENTS)), \
+        f"binder/requirements.txt installs test-only packages: {sorted(dev_only & set(_pins(BINDER_REQUIREMENTS)))}"
+    assert not [line for line in _lines(BINDER_REQUIREMENTS) if line.startswith("-r")], \
+        "binder/requirements.txt lists its pins itself (repo2docker installs it before the repository is copied)"
 
 
 def _postbuild_installs_package(text: str) -> bool:
