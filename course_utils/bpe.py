@@ -55,7 +55,7 @@ from .download import OFFLINE_ENV
 from .tokenizers import _check_ids, _check_text
 
 __all__ = [
-    "BPETokenizer", "count_pairs", "merge", "course_tokenizer", "load_tiktoken",
+    "BPETokenizer", "count_pairs", "merge", "apply_merges", "course_tokenizer", "load_tiktoken",
     "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "ENDOFTEXT", "COURSE_VOCAB_SIZE", "REAL_ENCODINGS",
 ]
 
@@ -97,6 +97,19 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
+def apply_merges(ids: Sequence[int], merges: dict[tuple[int, int], int]) -> list[int]:
+    """Encode one chunk: replay ``merges`` on its token IDs, always the earliest-learned merge present first
+    (the lowest new ID), until no pair present was ever merged. ``apply_merges([97, 98, 99], {(98, 99): 256,
+    (97, 98): 257}) == [97, 256]``: ``b c`` was learned first, so ``a b`` is never formed."""
+    ids = list(ids)
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))
+        if pair not in merges:
+            break  # no pair of this chunk was ever merged
+        ids = merge(ids, pair, merges[pair])
+    return ids
 
 
 def _best_pair(counts: dict) -> tuple[int, int]:
@@ -321,12 +334,7 @@ class BPETokenizer:
         """Apply the merges to one chunk, always the earliest-learned merge present first."""
         if chunk in self._cache:
             return self._cache[chunk]
-        ids = [self.byte_ids[b] for b in chunk]
-        while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, math.inf))
-            if pair not in self.merges:
-                break  # no pair of this chunk was ever merged
-            ids = merge(ids, pair, self.merges[pair])
+        ids = apply_merges([self.byte_ids[b] for b in chunk], self.merges)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         result = self._cache[chunk] = tuple(ids)

@@ -36,7 +36,7 @@ from .validation import is_number
 
 __all__ = [
     "words", "one_hot_lookup", "bag_of_words", "tfidf", "cosine_similarity", "WordVectors", "random_vectors",
-    "skipgram_pairs", "subsample_mask", "noise_distribution", "SkipGram", "SkipGramResult", "train_skipgram",
+    "skipgram_pairs", "subsample_mask", "noise_distribution", "sgns_loss", "SkipGram", "SkipGramResult", "train_skipgram",
     "neighbour_purity", "chance_purity", "analogy_results", "analogy_accuracy", "score_embeddings",
 ]
 
@@ -264,6 +264,18 @@ def noise_distribution(ids: torch.Tensor, vocab_size: int, power: float = 0.75) 
     return (weights / weights.sum()).float()
 
 
+def sgns_loss(v_center: torch.Tensor, u_context: torch.Tensor, u_noise: torch.Tensor) -> torch.Tensor:
+    """Skip-gram's negative-sampling loss, the mean over the batch of
+
+        -log σ(u_o · v_c) - Σ_k log σ(-u_{n_k} · v_c)
+
+    v_center, u_context: (B, d); u_noise: (B, K, d). ``F.logsigmoid`` keeps it finite for large scores, where
+    ``log(sigmoid(x))`` underflows to -inf."""
+    pos = F.logsigmoid((v_center * u_context).sum(-1))                          # (B,)
+    neg = F.logsigmoid(-(u_noise @ v_center.unsqueeze(-1)).squeeze(-1))         # (B, K)
+    return -(pos + neg.sum(-1)).mean()
+
+
 class SkipGram(nn.Module):
     """Two tables: ``center`` (the word vectors we keep) and ``context`` (the vectors a word has when it is
     the neighbour). For a real pair (c, o) and K noise words n_1..n_K the loss is
@@ -279,13 +291,14 @@ class SkipGram(nn.Module):
         nn.init.uniform_(self.center.weight, -0.5 / dim, 0.5 / dim)  # word2vec's initialization
         nn.init.zeros_(self.context.weight)
 
-    def forward(self, center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    def forward(self, center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor,
+                loss_fn=sgns_loss) -> torch.Tensor:
+        """(B,) center IDs, (B,) context IDs, (B, K) noise IDs -> the loss; ``loss_fn(v, u_pos, u_neg)``
+        computes it from the looked-up vectors (``sgns_loss`` unless another version is given)."""
         v = self.center(center)                                        # (B, d)
         u_pos = self.context(context)                                  # (B, d)
         u_neg = self.context(negatives)                                # (B, K, d)
-        pos = F.logsigmoid((v * u_pos).sum(-1))                        # (B,)
-        neg = F.logsigmoid(-(u_neg @ v.unsqueeze(-1)).squeeze(-1))     # (B, K)
-        return -(pos + neg.sum(-1)).mean()
+        return loss_fn(v, u_pos, u_neg)
 
 
 @dataclass
@@ -300,10 +313,11 @@ class SkipGramResult:
 def train_skipgram(ids: torch.Tensor, vocab_size: int, *, dim: int = 32, window: int = 4, negatives: int = 5,
                    epochs: int = 2, batch_size: int = 2048, lr: float = 0.01, subsample: float | None = 1e-3,
                    segments: torch.Tensor | None = None, seed: int = 0, max_seconds: float | None = None,
-                   ) -> SkipGramResult:
+                   loss_fn=sgns_loss) -> SkipGramResult:
     """Train word2vec (skip-gram, negative sampling) on a token stream with Adam. Deterministic for a
     given seed and thread count. Frequent words are subsampled afresh each epoch (``subsample=None``
-    keeps every token); ``max_seconds`` stops early on a slow machine."""
+    keeps every token); ``max_seconds`` stops early on a slow machine; ``loss_fn(v, u_pos, u_neg)`` is the
+    loss of a batch (``sgns_loss``; notebook 02 trains with the student's own version)."""
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D token stream of at least two tokens")
     if ids.min() < 0 or ids.max() >= vocab_size:
@@ -314,13 +328,13 @@ def train_skipgram(ids: torch.Tensor, vocab_size: int, *, dim: int = 32, window:
     torch.set_num_threads(1)
     try:
         return _train_skipgram(ids, vocab_size, dim, window, negatives, epochs, batch_size, lr, subsample,
-                               segments, seed, max_seconds)
+                               segments, seed, max_seconds, loss_fn)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train_skipgram(ids, vocab_size, dim, window, negatives, epochs, batch_size, lr, subsample, segments, seed,
-                    max_seconds) -> SkipGramResult:
+                    max_seconds, loss_fn) -> SkipGramResult:
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = SkipGram(vocab_size, dim)
@@ -337,7 +351,7 @@ def _train_skipgram(ids, vocab_size, dim, window, negatives, epochs, batch_size,
             batch = order[first:first + batch_size]
             noise_ids = torch.multinomial(noise, len(batch) * negatives, replacement=True,
                                           generator=g).view(len(batch), negatives)
-            loss = model(centers[batch], contexts[batch], noise_ids)
+            loss = model(centers[batch], contexts[batch], noise_ids, loss_fn)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -49,6 +49,14 @@ def test_count_pairs_and_merge():
     assert merge([], (1, 2), 9) == [] and merge([1], (1, 2), 9) == [1]
 
 
+def test_apply_merges_replays_the_earliest_learned_merge_first(tok):
+    assert bpe.apply_merges([97, 98, 99], {(98, 99): 256, (97, 98): 257}) == [97, 256]  # not the leftmost pair
+    assert bpe.apply_merges([97] * 5, {(97, 97): 256, (256, 256): 257}) == [257, 97]
+    assert bpe.apply_merges([], {(1, 2): 256}) == [] and bpe.apply_merges([5], {}) == [5]
+    for word in (" princess", " Kenji", "🐉", "aaaaaaa"):
+        assert bpe.apply_merges(list(word.encode("utf-8")), tok.merges) == tok.encode(word)
+
+
 # ------------------------------------------------------------------------------------------- training
 
 def test_lecture_example_first_merge_is_l_o():

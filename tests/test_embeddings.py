@@ -171,6 +171,22 @@ def test_skipgram_loss_is_the_negative_sampling_formula():
         for n in noise[b]:
             expected -= math.log(torch.sigmoid(-model.context.weight[n] @ v).item())
     assert math.isclose(model(c, o, noise).item(), expected / 2, rel_tol=1e-5)
+    v, u, n = model.center(c), model.context(o), model.context(noise)
+    assert torch.equal(embeddings.sgns_loss(v, u, n), model(c, o, noise))
+    assert torch.isfinite(embeddings.sgns_loss(100 * v, 100 * u, -100 * n))   # logsigmoid: no log(0)
+
+
+def test_train_skipgram_takes_another_loss(stories):
+    vocab, ids, segments = _corpus(storyworld.Corpus(stories.stories[:20], "train", "standard", 0))
+    calls = []
+
+    def counted(v, u_pos, u_neg):
+        calls.append(v.shape[0])
+        return embeddings.sgns_loss(v, u_pos, u_neg)
+
+    kwargs = dict(dim=8, epochs=1, batch_size=256, segments=segments, seed=3)
+    ours = embeddings.train_skipgram(ids, len(vocab), loss_fn=counted, **kwargs)
+    assert calls and ours.losses == embeddings.train_skipgram(ids, len(vocab), **kwargs).losses
 
 
 def test_subsampling_thins_frequent_words_only():
