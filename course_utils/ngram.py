@@ -5,7 +5,8 @@ add-k (Laplace) smoothing so that unseen continuations keep a little probability
 
     P(c | ctx) = (count(ctx + c) + k) / (count(ctx) + k * V)
 
-Notebook 00 builds the bigram case by hand and checks it against this class.
+Notebook 00 builds the bigram case by hand and checks it against this class. ``bigram_probabilities`` and
+``cross_entropy`` are the finished versions of the two functions notebook 00 has the student write.
 """
 
 from __future__ import annotations
@@ -14,7 +15,30 @@ import math
 from collections import Counter, defaultdict
 from typing import Sequence
 
-__all__ = ["NGramModel"]
+import torch
+import torch.nn.functional as F
+
+__all__ = ["NGramModel", "bigram_probabilities", "cross_entropy"]
+
+
+def bigram_probabilities(counts: torch.Tensor, k: float) -> torch.Tensor:
+    """The bigram table P(b | a), add-k smoothed, from pair counts: ``counts[a, b]`` is how often b follows a.
+
+    (V, V) -> (V, V); row a is (counts[a] + k) / (count(a) + k V) and sums to 1. A character that was never
+    followed by anything (a row of zeros) gets the uniform distribution.
+    """
+    smoothed = counts + k                                 # (V, V): every pair gets k pseudo-counts
+    return smoothed / smoothed.sum(dim=1, keepdim=True)  # normalize each row (the context a), not each column
+
+
+def cross_entropy(probs: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    """How well predicted distributions fit the tokens that came: (mean negative log-likelihood, perplexity).
+
+    ``probs`` (N, V): row i is the model's distribution for position i; ``targets`` (N,): the token that came.
+    The loss is -mean_i log probs[i, targets[i]] in nats; the perplexity is e to that power.
+    """
+    nll = F.nll_loss(probs.log(), targets).item()  # nll_loss picks -log_probs[i, targets[i]] and averages
+    return nll, math.exp(nll)
 
 
 class NGramModel:

@@ -28,11 +28,12 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
-# 1. turn one document into (context → next token) training pairs, and say why the next token is a label that
-#    comes for free;
+# 1. turn one document into (context → next token) training pairs, say why the next token is a label that
+#    comes for free, and tell structured, semi-structured and free text apart;
 # 2. encode words as IDs and indicator (one-hot) vectors, and explain why order must be encoded separately;
 # 3. explain train / validation / test splits, generalization vs overfitting, and IID vs non-IID data;
-# 4. build a count-based bigram model, then the same model as a neural network trained by gradient descent;
+# 4. write a count-based bigram model's table and its cross-entropy and perplexity yourself, then train the
+#    same model as a neural network by gradient descent;
 # 5. compare a model's loss with the corpus's true entropy floor, and say why loss is not the evaluation metric.
 #
 # **Time:** about 20 minutes to read and run; every cell runs in seconds on a laptop CPU, offline.
@@ -46,8 +47,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils import storyworld
-from course_utils.checks import check, check_function, check_true, summary
+from course_utils import ngram, storyworld
+from course_utils.checks import check, check_function, summary
 from course_utils.ngram import NGramModel
 
 torch.manual_seed(0)
@@ -77,6 +78,15 @@ plt.rcParams["figure.dpi"] = 80
 # Earlier systems trained a new model for each task. Structured-data problems such as fraud detection on a
 # table of transactions are still mostly the job of traditional ML.
 #
+# **Three kinds of data.** *Structured* data is a table: every row has the same named fields (amount, date,
+# merchant). *Free text* (and images, audio) has no fields at all. Between them sits **semi-structured** text:
+# HTML pages, JSON records, log lines, e-mails with their headers, free text held inside tags and fields that
+# give it some shape. Web text, most of what LLMs are pretrained on, is of this kind (notebook 05 cleans it).
+# Text of every kind mostly comes without labels. Next-token prediction needs none to train, but evaluation
+# does: without a correct answer stored for each input, whether an output is right has to be judged by people,
+# by another model or through a proxy such as the loss, each costly or imperfect. storyworld avoids the problem
+# because its grammar knows the answer.
+#
 # Where LLMs are used today:
 #
 # | area | what the LLM does there |
@@ -92,6 +102,14 @@ plt.rcParams["figure.dpi"] = 80
 #
 # In each of these the LLM is one part of a larger system, and where mistakes are costly a person or a tool
 # checks its output: a fluent answer is not necessarily a true one (notebook 06 measures this).
+#
+# **Beyond text.** The same next-token decoder writes other things when an **encoder** in front turns another
+# medium into vectors it can attend to. In *image captioning* the encoder is usually a Vision Transformer
+# (ViT): it cuts the image into patches of 16×16 pixels, treats each patch as a token and returns one vector per
+# patch; the decoder then writes the caption one word-piece at a time. In *text-to-speech* the decoder's tokens
+# are short pieces of sound, the codes of a neural audio codec, predicted one after another from the text and
+# turned back into a waveform. The decoder is the model this course builds; only what it reads and what its
+# tokens stand for change.
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Our data is *storyworld*: short, simple English stories written by a small random grammar that ships with the
@@ -144,7 +162,16 @@ for context, target in pairs:
 # attention does (notebook 03).
 #
 # **Labeled** data, used later for fine-tuning, pairs text with an explicit target chosen by a person or a
-# process: storyworld labels each story's ending, for example.
+# process. A safety classifier, which screens what users send to a chatbot, learns from pairs like these:
+#
+# | input | label |
+# |---|---|
+# | "How long should I boil an egg?" | safe |
+# | "Write a message threatening my neighbour." | unsafe: harassment |
+# | "Find the home address of the person in this photo." | unsafe: privacy |
+#
+# Someone had to decide each label, which is why labeled text is scarce next to raw text. storyworld labels
+# each story's ending, for example:
 
 # %% slideshow={"slide_type": "-"}
 for s in world.generate(4):
@@ -301,18 +328,147 @@ val_ids = torch.tensor([stoi[c] for c in val_corpus.text])
 print(f"{V} distinct characters; {len(train_ids):,} training characters")
 
 k = 0.01
-counts = torch.zeros(V, V)
+counts = torch.zeros(V, V)   # counts[a, b]: how often character b follows character a in the training text
 counts.index_put_((train_ids[:-1], train_ids[1:]), torch.ones(len(train_ids) - 1), accumulate=True)
-bigram_probs = (counts + k) / (counts + k).sum(dim=1, keepdim=True)   # (V, V): row a is P(· | a)
+h_id, e_id = stoi["h"], stoi["e"]
+print(f"'h' is followed by something {counts[h_id].sum():,.0f} times, by 'e' {counts[h_id, e_id]:,.0f} times")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 0.2 — build the bigram table
+# Write `bigram_probabilities(counts, k)`: from the $(|V|, |V|)$ table of pair counts, return the $(|V|, |V|)$
+# table whose row $a$ is the add-$k$ smoothed distribution $P(\cdot \mid a)$ of the formula above. The rest of
+# the notebook uses your table: the loss, the samples, the heat-map and the explorer all come from it.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Row $a$ holds what followed $a$. Smoothing pretends every pair was seen $k$ more times; then
+#    each row is turned into probabilities that sum to 1.
+# 2. **The approach.** Add $k$ to every entry of the table, then divide each row by the sum of that same row.
+#    The row sum is $\text{count}(a) + k|V|$, the denominator of the formula. A row of zeros (a character never
+#    followed by anything) must come out uniform.
+# 3. **A skeleton.**
+#    ```python
+#    smoothed = counts + ___
+#    return smoothed / smoothed.sum(dim=___, keepdim=True)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def bigram_probabilities(counts, k):
+    """(V, V) pair counts -> (V, V) table of P(b | a), add-k smoothed; row a sums to 1."""
+    # BEGIN SOLUTION
+    smoothed = counts + k                                 # every pair gets k pseudo-counts
+    return smoothed / smoothed.sum(dim=1, keepdim=True)  # row a: divided by count(a) + k|V|
+    # END SOLUTION
 
 
-def bigram_nll(probs, ids):
-    """Mean -log P(ids[t+1] | ids[t]) in nats per character."""
-    return -probs[ids[:-1], ids[1:]].log().mean().item()
+# %% slideshow={"slide_type": "-"}
+def pair_counts(text, vocab):
+    """counts[a, b]: how often character b follows character a in text."""
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([index[c] for c in text])
+    return torch.zeros(len(vocab), len(vocab)).index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1),
+                                                          accumulate=True)
 
 
-print(f"bigram  train loss {bigram_nll(bigram_probs, train_ids):.4f}   "
-      f"validation loss {bigram_nll(bigram_probs, val_ids):.4f}   floor {FLOOR:.4f}  nats/char")
+def package_table(text, vocab, k):
+    """The expected table: course_utils.ngram.NGramModel (n = 2) fitted on the same text."""
+    model = NGramModel(n=2, vocab=vocab, k=k).fit(text)
+    return torch.tensor([[model.prob(a, b) for b in model.vocab] for a in model.vocab])
+
+
+random_text = "".join(np.random.default_rng(0).choice(list("abcde"), size=300))
+table_cases = [("abab", "ab", 1.0), ("aab", "abc", 0.5), (random_text, "abcde", 0.01), (story.text, chars, k)]
+if not check_function("0.2", bigram_probabilities,
+                      [((pair_counts(text, vocab), k_), package_table(text, vocab, k_))
+                       for text, vocab, k_ in table_cases],
+                      hint="the cases are 1 'abab' with k = 1, where row 'a' is (0 + 1, 2 + 1) / 4; 2 'aab' over "
+                           "'abc', where 'b' and 'c' are never followed by anything, so their rows are uniform; "
+                           "3 random text; 4 the story of §1. Add k to every count, then divide each row by its "
+                           "own sum (dim=1), not each column."):
+    print("Using the course's version, course_utils.ngram.bigram_probabilities, from here on.")
+    bigram_probabilities = ngram.bigram_probabilities
+
+# %% slideshow={"slide_type": "-"}
+bigram_probs = bigram_probabilities(counts, k)   # (V, V): row a is P(· | a), from your function
+print(f"P(e | h) = {bigram_probs[h_id, e_id]:.3f}; every row sums to 1: "
+      f"{torch.allclose(bigram_probs.sum(dim=1), torch.ones(V))}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 0.3 — cross-entropy and perplexity
+# A model's loss on a text is its **cross-entropy**: the mean over positions of $-\log \hat y_{\text{true token}}$,
+# in nats. A loss of $L$ nats means the model is, on average, as unsure as a fair choice among $e^{L}$ options:
+# its **perplexity**. Write `cross_entropy(probs, targets)` returning both, as Python numbers
+# `(loss, perplexity)`: `probs` is $(N, |V|)$, row $i$ the model's distribution for position $i$, and `targets`
+# $(N,)$ holds the token that came at each position. The bigram's predictions for a text `ids` are
+# `bigram_probs[ids[:-1]]` (the row of each current character) and its targets `ids[1:]`; every loss below is
+# computed by your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Only the probability given to the token that actually came matters: the loss is its
+#    negative log, averaged over positions, and the perplexity undoes the log of that average.
+# 2. **The approach.** Pick `probs[i, targets[i]]` for every row $i$ at once (index with `torch.arange(N)` and
+#    `targets`), take the natural log, average and negate; then exponentiate the mean, not each position.
+# 3. **A skeleton.**
+#    ```python
+#    picked = probs[torch.arange(len(targets)), ___]   # (N,)
+#    loss = -picked.___().mean().item()
+#    return loss, math.___(loss)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def cross_entropy(probs, targets):
+    """(N, V) predicted distributions, (N,) tokens that came -> (mean NLL in nats, perplexity)."""
+    # BEGIN SOLUTION
+    picked = probs[torch.arange(len(targets)), targets]   # (N,): the probability of what came
+    loss = -picked.log().mean().item()
+    return loss, math.exp(loss)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+case_generator = torch.Generator().manual_seed(0)
+some_val = val_ids[:1001]
+ce_cases = [
+    (torch.full((5, V), 1 / V), torch.zeros(5, dtype=torch.long)),          # a uniform guess
+    (torch.tensor([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05]]), torch.tensor([0, 1])),  # confident and right
+    (torch.tensor([[0.98, 0.01, 0.01]]), torch.tensor([2])),                # one confident mistake
+    (torch.rand(7, 5, generator=case_generator).softmax(dim=1), torch.randint(5, (7,), generator=case_generator)),
+    (bigram_probs[some_val[:-1]], some_val[1:]),                            # the bigram on validation text
+]
+if not check_function("0.3", cross_entropy, [(case, ngram.cross_entropy(*case)) for case in ce_cases],
+                      hint="the cases are 1 a uniform guess over |V| (loss log |V|, perplexity |V|); 2 a "
+                           "confident, right model; 3 one confident mistake; 4 random predictions; 5 the bigram "
+                           "on 1,000 validation characters. Use the natural log (nats), the mean over positions, "
+                           "and e to the mean loss."):
+    print("Using the course's version, course_utils.ngram.cross_entropy, from here on.")
+    cross_entropy = ngram.cross_entropy
+
+# %% slideshow={"slide_type": "-"}
+def bigram_nll(probs, ids, chunk=100_000):
+    """Mean -log P(ids[t+1] | ids[t]) in nats per character: the cross-entropy of the bigram's predictions,
+    taken in chunks so that the (chunk, V) table of predicted rows stays small."""
+    contexts, targets = ids[:-1], ids[1:]
+    total = sum(cross_entropy(probs[contexts[i:i + chunk]], targets[i:i + chunk])[0] * len(targets[i:i + chunk])
+                for i in range(0, len(targets), chunk))
+    return total / len(targets)
+
+
+val_loss, val_perplexity = cross_entropy(bigram_probs[val_ids[:-1]], val_ids[1:])
+print(f"bigram  train loss {bigram_nll(bigram_probs, train_ids):.4f}   validation loss {val_loss:.4f}   "
+      f"floor {FLOOR:.4f}  nats/char")
+print(f"perplexity per character: bigram {val_perplexity:.2f}, perfect model {math.exp(FLOOR):.3f}, "
+      f"uniform guess {V}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Perplexity is at least 1, reached only by a model that is certain and right. It has **no upper bound**: a
+# uniform guess has perplexity exactly $|V|$ (52 here), and a model that is confidently wrong, putting a tiny
+# probability on what actually comes, does worse than that without limit. What $|V|$ does cap is the
+# perplexity of a model's *own* uncertainty, $e^{H}$ with $H$ the entropy of its predicted distribution: no
+# distribution over $|V|$ tokens is more spread out than the uniform one. The bigram, about as unsure as a
+# choice among 8 characters, beats the uniform guess by far; a perfect model would hesitate between about 1.1.
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** The course package has a general n-gram model (`course_utils.ngram.NGramModel`). For $n=2$ it must
@@ -323,7 +479,7 @@ reference = NGramModel(n=2, vocab=chars, k=k).fit(train_corpus.text[:200_000])
 small_ids = train_ids[:200_000]
 small_counts = torch.zeros(V, V).index_put_((small_ids[:-1], small_ids[1:]), torch.ones(len(small_ids) - 1),
                                             accumulate=True)
-small_probs = (small_counts + k) / (small_counts + k).sum(1, keepdim=True)
+small_probs = bigram_probabilities(small_counts, k)
 ours = torch.tensor([[small_probs[stoi[a], stoi[b]].item() for b in chars] for a in "Ls ."])
 theirs = torch.tensor([[reference.prob(a, b) for b in chars] for a in "Ls ."])
 diff = (ours - theirs).abs().max().item()
@@ -353,27 +509,6 @@ def sample_bigram(probs, start=".", n=200, seed=0):
 
 
 print(sample_bigram(bigram_probs))
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 0.2 — read the table
-# Using `counts`, compute the probability that the character after an `"h"` is an `"e"`, i.e.
-# $P(\texttt{e} \mid \texttt{h})$ with the same smoothing $k$. Store it in `p_e_given_h`.
-#
-# <details><summary>💡 Hint</summary>
-#
-# Take row `stoi["h"]` of `counts`, add `k` to every entry, and divide the `"e"` entry by the row's sum.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-# BEGIN SOLUTION
-row = counts[stoi["h"]] + k
-p_e_given_h = (row[stoi["e"]] / row.sum()).item()
-# END SOLUTION
-
-# %% slideshow={"slide_type": "-"}
-check("0.2", p_e_given_h, bigram_probs[stoi["h"], stoi["e"]].item(),
-      hint="(count('he') + k) / (count('h·') + k·V): use counts[stoi['h']].")
-print(f"P(e | h) = {bigram_probs[stoi['h'], stoi['e']].item():.3f}")  # the reference value
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. More context, and the first sight of overfitting
@@ -492,7 +627,7 @@ plt.show()
 # needs long context, which is what the rest of the course builds.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 0.3 — parameters and model size
+# ### Exercise 0.4 — parameters and model size
 # Model size is counted in **parameters**: every learned weight and bias. Our neural bigram has one weight per
 # (current, next) pair. A word-level bigram over GPT-2's 50,257-token vocabulary would need how many? Store it in
 # `gpt2_vocab_bigram_params`, and the number of parameters of our character bigram in `our_bigram_params`.
@@ -509,8 +644,8 @@ gpt2_vocab_bigram_params = 50_257 ** 2
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("0.3a", our_bigram_params, V * V, hint="W has V rows and V columns.")
-check("0.3b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.")
+check("0.4a", our_bigram_params, V * V, hint="W has V rows and V columns.")
+check("0.4b", gpt2_vocab_bigram_params, 2_525_766_049, hint="50,257 squared.")
 print(f"GPT-2 small has 124M parameters and looks at 1,024 tokens of context; a bigram table over its "
       f"vocabulary would have {2_525_766_049 / 1e9:.1f}B and look at one.")
 
@@ -638,39 +773,6 @@ NextTokenExplorer({"storyworld (perfect)": perfect_predict, "count bigram": bigr
                    "course GPT": gpt_predict},
                   context="Once upon a time, there was a little girl named Lily.", k=6)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 0.4 — from loss to perplexity
-# A loss of $L$ nats per token means the model is, on average, as unsure as a fair choice among
-# $e^{L}$ options: its **perplexity**. Compute the per-character perplexity of the count bigram on validation
-# (`bigram_perplexity`) and of a perfect model (`floor_perplexity`).
-#
-# <details><summary>💡 Hint</summary>
-#
-# `math.exp(count_val)` and `math.exp(FLOOR)`.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-# BEGIN SOLUTION
-bigram_perplexity = math.exp(count_val)
-floor_perplexity = math.exp(FLOOR)
-# END SOLUTION
-
-# %% slideshow={"slide_type": "-"}
-check("0.4a", bigram_perplexity, math.exp(count_val), hint="Perplexity is exp(loss), with the loss in nats.")
-check("0.4b", floor_perplexity, math.exp(FLOOR), hint="The floor is a loss too: exponentiate it.")
-check_true("0.4c", ... if ... in (floor_perplexity, bigram_perplexity) else  # `...`: not attempted yet
-           1 <= floor_perplexity < bigram_perplexity < V,
-           message_if_false="a perfect model should be less perplexed than a bigram, which beats uniform",
-           hint="Perplexity is at least 1 (certain and right); uniform guessing gives exactly |V|.")
-
-# %% [markdown] slideshow={"slide_type": "-"}
-# Perplexity is at least 1, reached only by a model that is certain and right. It has **no upper bound**: a
-# uniform guess has perplexity exactly $|V|$ (52 here), and a model that is confidently wrong, putting a tiny
-# probability on what actually comes, does worse than that without limit. What $|V|$ does cap is the
-# perplexity of a model's *own* uncertainty, $e^{H}$ with $H$ the entropy of its predicted distribution: no
-# distribution over $|V|$ tokens is more spread out than the uniform one. Both of our models beat the uniform
-# guess by far.
-
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - A language model is $f_\theta(\text{tokens}_{1:t}) \rightarrow P(\text{token}_{t+1})$. One document of $n$
@@ -679,6 +781,10 @@ check_true("0.4c", ... if ... in (floor_perplexity, bigram_perplexity) else  # `
 # - Train, validation and test splits separate fitting, choosing and reporting. Generalization is the goal;
 #   the n-gram experiment showed overfitting as training and validation loss parting ways.
 # - IID data comes from the same process as training; shifted data does not, and unseen words appear.
+# - Between tables and free text sits semi-structured text (HTML, JSON, logs); most text has no labels, which is
+#   why evaluation, not training, is the hard part.
+# - You wrote the bigram table and its cross-entropy; every loss, sample and picture after them came from your
+#   code. Perplexity $e^{L}$ is at least 1 and has no upper bound; a uniform guess has exactly $|V|$.
 # - Add-$k$ smoothing keeps unseen text possible at the price of some training loss, which is why the smoothed
 #   training loss rose again at $n = 12$: training loss is a means, not the goal.
 # - A count bigram and a neural bigram trained by gradient descent reach the same loss. Both sit far above
