@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 · Evaluation: from perplexity to human preference
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/09_evaluation.ipynb) · or locally, as the README says
+#
 # Training minimizes a loss; evaluation asks whether the model is any good. Those are different questions,
 # and every number we can compute answers only part of the second one. In this notebook we compute the usual
 # numbers ourselves — perplexity, accuracy, F1, ROC-AUC, calibration, BLEU, ROUGE, benchmark accuracy,
@@ -41,6 +43,15 @@
 # **Time:** about 45 minutes to read and run; the cells run in about a minute on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import copy
 import math
 import random
@@ -60,7 +71,7 @@ from sklearn.linear_model import LogisticRegression
 
 from course_utils import metrics, storyworld
 from course_utils.bpe import course_tokenizer
-from course_utils.checks import check, check_function, summary
+from course_utils.checks import check, check_function, check_true, summary
 from course_utils.generate import generate
 from course_utils.model import load_storyworld_gpt
 from course_utils.ngram import NGramModel
@@ -539,6 +550,82 @@ check_function("9.2", f1_from_counts, [
 # **AUC**, the area under it, is the probability that a random happy story scores higher than a random sad
 # one (ties count half): 0.5 is guessing, 1 is a perfect ranking. It ignores the threshold and the class
 # balance — and whether the probabilities mean anything.
+#
+# $$\mathrm{AUC} = \frac{1}{|P|\,|N|}\sum_{i \in P}\sum_{j \in N}\Big(\mathbb{1}[s_i > s_j] +
+#   \tfrac{1}{2}\,\mathbb{1}[s_i = s_j]\Big),$$
+#
+# with $P$ the positive (happy) examples, $N$ the negative ones and $s$ the scores.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9.3 — ROC-AUC, ties included
+# Write `roc_auc(y_true, scores)`: `y_true` is an array of 0/1 labels (1 = positive), `scores` an array of
+# the same length; return the AUC as a Python float, with tied scores counting half. With only one class the
+# AUC is undefined: raise a `ValueError`. The ROC cell below and the contamination detector after it use your
+# function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** The AUC is a share of pairs: of all (positive, negative) pairs, the fraction in which the
+#    positive scores higher, a tie counting as half a win.
+# 2. **The approach.** Split the scores by label, compare every positive with every negative at once by
+#    broadcasting (a $(|P|, |N|)$ table of `>` and of `==`), and average. Check first that both labels occur.
+# 3. **A skeleton.**
+#    ```python
+#    y_true, scores = np.asarray(y_true), np.asarray(scores)
+#    pos, neg = scores[y_true == 1], scores[y_true == ___]
+#    if len(pos) == 0 or len(neg) == 0:
+#        raise ValueError("...")
+#    wins = (pos[:, None] ___ neg[None, :]).mean()
+#    ties = (pos[:, None] ___ neg[None, :]).mean()
+#    return float(wins + ___ * ties)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def roc_auc(y_true, scores):
+    """(n,) 0/1 labels and (n,) scores -> P(a positive scores above a negative), ties counting half."""
+    # BEGIN SOLUTION
+    y_true, scores = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
+    pos, neg = scores[y_true == 1], scores[y_true == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("the AUC needs both positive and negative examples")
+    wins = (pos[:, None] > neg[None, :]).mean()          # (|P|, |N|) pairs at once
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return float(wins + 0.5 * ties)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+def error_of(fn, *args):
+    """The name of the exception fn(*args) raises, or None if it returns."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+case_rng = np.random.default_rng(0)
+auc_cases = [
+    (np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])),              # a perfect ranking
+    (np.array([0, 0, 1, 1]), np.array([0.9, 0.8, 0.2, 0.1])),              # inverted
+    (np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5])),              # all tied
+    (np.array([0, 1, 1, 0, 1]), np.array([0.3, 0.3, 0.7, 0.1, 0.7])),      # some ties across the classes
+    (case_rng.integers(0, 2, 40), case_rng.integers(0, 5, 40) / 4),        # random, many ties
+    (y_true, p_happy),                                                     # the probe
+]
+auc_passed = check_function("9.3a", roc_auc, [(case, metrics.roc_auc(*case)) for case in auc_cases],
+                            hint="the cases are 1 a perfect ranking (1.0); 2 inverted (0.0); 3 every score tied "
+                                 "(0.5); 4 ties between a positive and a negative; 5 random scores with many ties; "
+                                 "6 the probe. Compare every (positive, negative) pair, count a tie as half.")
+one_class_passed = check_true("9.3b", lambda: error_of(roc_auc, np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9]))
+                              == "ValueError",
+                              message_if_false="with one class only (three positives) there is no pair to "
+                                               "compare: raise a ValueError, as course_utils.metrics.roc_auc does",
+                              hint="check that both labels occur before comparing pairs.")
+if not (auc_passed and one_class_passed):
+    print("Using the course's version, course_utils.metrics.roc_auc, from here on.")
+    roc_auc = metrics.roc_auc
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
@@ -547,15 +634,12 @@ sorted_scores, sorted_truth = p_happy[order], y_true[order]
 last_of_each = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(order) - 1]   # tied scores move together
 tps = np.r_[0, np.cumsum(sorted_truth)[last_of_each]]
 fps = np.r_[0, (last_of_each + 1) - tps[1:]]
-tpr, fpr = tps / tps[-1], fps / fps[-1]
-auc = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)      # trapezoids
+tpr, fpr = tps / tps[-1], fps / fps[-1]                   # the curve: one point per distinct score
+auc = roc_auc(y_true, p_happy)                            # your function
 
-pos, neg = p_happy[y_true == 1], p_happy[y_true == 0]
-pairwise = ((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 sk_fpr, sk_tpr, _ = skm.roc_curve(y_true, p_happy, drop_intermediate=False)
-diff = max(abs(auc - skm.roc_auc_score(y_true, p_happy)), abs(auc - pairwise),
-           abs(auc - metrics.roc_auc(y_true, p_happy)), np.abs(fpr - sk_fpr).max(), np.abs(tpr - sk_tpr).max())
-print(f"AUC {auc:.4f} = P(happy story scores higher than sad story) {pairwise:.4f}")
+diff = max(abs(auc - skm.roc_auc_score(y_true, p_happy)), np.abs(fpr - sk_fpr).max(), np.abs(tpr - sk_tpr).max())
+print(f"AUC {auc:.4f}: a happy story scores higher than a sad one in {auc:.1%} of the pairs")
 print(f"max |ours − scikit-learn| (curve and area) = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
 assert diff < 1e-12, "our ROC curve and AUC equal scikit-learn's"
 assert auc > 0.8, "the probe ranks happy stories above sad ones far more often than chance"
@@ -575,37 +659,23 @@ axes[1].set(xticks=[0, 1], xticklabels=["sad", "happy"], yticks=[0, 1], yticklab
 fig.tight_layout()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 9.3 — the AUC of a contamination detector
-# Section 3's model-side detector is a classifier too. Score each story by how much the leaky model beats the
-# truth, `score = true nats − model nats`, on the 30 benchmark stories (label 1, leaked) and the 100 fresh
-# ones (label 0). Compute its AUC with `metrics.roc_auc` and store it in `detector_auc`. The lists
-# `detector_labels` and `detector_scores` are prepared for you.
+# %% [markdown] slideshow={"slide_type": "-"}
+# scikit-learn adds up the area under this curve as trapezoids, and it equals your count of pairs: two views of
+# one number.
 #
-# <details><summary>💡 Hint</summary>
-#
-# `metrics.roc_auc(detector_labels, detector_scores)`. An AUC near 1 means leaked stories almost always look
-# more memorized than fresh ones.
-# </details>
-
-# %% slideshow={"slide_type": "-"}
-detector_stories = benchmark + fresh
-detector_labels = [1] * len(benchmark) + [0] * len(fresh)
-detector_scores = [-s.log_prob - l.sum().item()                # true nats − model nats, per story
-                   for s, l in zip(detector_stories, story_nlls(leaky, detector_stories))]
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-# BEGIN SOLUTION
-detector_auc = metrics.roc_auc(detector_labels, detector_scores)
-# END SOLUTION
+# **The AUC of a contamination detector.** Section 3's model-side detector is a classifier too. Score each
+# story by how much the leaky model beats the truth, `score = true nats − model nats`, on the 30 benchmark
+# stories (label 1, leaked) and the 100 fresh ones (label 0), and rank them with your `roc_auc`:
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-check("9.3", detector_auc, skm.roc_auc_score(detector_labels, detector_scores), rtol=1e-9,
-      hint="metrics.roc_auc(labels, scores): the labels first, then the scores.")
-print(f"membership detector AUC {skm.roc_auc_score(detector_labels, detector_scores):.3f}")  # the reference value
-assert skm.roc_auc_score(detector_labels, detector_scores) > 0.85, \
-    "leaked stories almost always look more memorized than fresh ones"
+detector_stories = benchmark + fresh
+detector_labels = np.array([1] * len(benchmark) + [0] * len(fresh))
+detector_scores = np.array([-s.log_prob - l.sum().item()                # true nats − model nats, per story
+                            for s, l in zip(detector_stories, story_nlls(leaky, detector_stories))])
+detector_auc = roc_auc(detector_labels, detector_scores)
+print(f"membership detector AUC {detector_auc:.3f}")
+assert detector_auc > 0.85, "leaked stories almost always look more memorized than fresh ones"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Calibration: do the probabilities mean what they say?
@@ -614,8 +684,73 @@ assert skm.roc_auc_score(detector_labels, detector_scores) > 0.85, \
 # predictions by probability and plots, per bin, the fraction that really is happy against the mean predicted
 # probability; a calibrated model lies on the diagonal. The **expected calibration error** summarizes it:
 #
-# $$\mathrm{ECE} = \sum_{b} \frac{n_b}{N}\,\big|\,\text{fraction positive}_b - \text{mean probability}_b\,\big|.$$
+# $$\mathrm{ECE} = \sum_{b} \frac{n_b}{N}\,\big|\,\text{fraction positive}_b - \text{mean probability}_b\,\big|,$$
 #
+# over the bins $b$ that hold any of the $N$ predictions, $n_b$ of them in bin $b$. With $B$ equal bins, bin $b$
+# holds the probabilities in $\big(\frac{b}{B}, \frac{b+1}{B}\big]$, and the first bin holds 0 as well
+# (scikit-learn's convention).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9.4 — expected calibration error
+# Write `ece(y, p, n_bins=10)`: `y` holds 0/1 labels, `p` the predicted probabilities of label 1 (both numpy
+# arrays); return the ECE above as a Python float. Every calibration number below, before and after temperature
+# scaling and on shifted stories, comes from your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Group the predictions by how confident they are; in each group compare what was predicted
+#    (the mean probability) with what happened (the fraction of 1s); average the gaps, each weighted by the
+#    size of its group.
+# 2. **The approach.** Find each prediction's bin with `np.searchsorted` on the inner bin edges
+#    (`np.linspace(0, 1, n_bins + 1)[1:-1]`), which puts a value equal to an edge in the lower bin. Skip the
+#    empty bins; weight by the number of predictions in the bin over $N$, not by $1/B$.
+# 3. **A skeleton.**
+#    ```python
+#    bin_of = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)
+#    total = 0.0
+#    for b in range(n_bins):
+#        inside = bin_of == b
+#        if inside.any():
+#            total += inside.___() / len(p) * abs(y[inside].mean() - p[inside].___())
+#    return float(total)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def ece(y, p, n_bins=10):
+    """(n,) 0/1 labels and (n,) probabilities of 1 -> expected calibration error over n_bins equal bins."""
+    # BEGIN SOLUTION
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    bin_of = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)   # bin b holds (b/B, (b+1)/B]
+    total = 0.0
+    for b in range(n_bins):
+        inside = bin_of == b
+        if inside.any():                                               # empty bins count for nothing
+            total += inside.sum() / len(p) * abs(y[inside].mean() - p[inside].mean())
+    return float(total)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+case_rng = np.random.default_rng(1)
+random_p = case_rng.random(50)
+ece_cases = [
+    (np.array([1, 0, 0, 0]), np.array([0.25, 0.25, 0.25, 0.25]), 10),         # calibrated: ECE 0
+    (np.array([0, 0, 0]), np.array([0.95, 0.95, 0.95]), 10),                  # sure and always wrong
+    (np.array([1, 1, 1, 1, 0, 1]), np.array([0.0, 0.05, 0.5, 0.55, 0.9, 1.0]), 10),   # edges, empty bins
+    (np.array([1, 1, 0, 1, 0, 0, 1, 1]), np.array([0.1, 0.2, 0.2, 0.3, 0.6, 0.7, 0.8, 0.85]), 4),
+    ((case_rng.random(50) < random_p).astype(int), random_p, 5),              # random, 5 bins
+    (y_true, p_happy, 10),                                                    # the probe
+]
+if not check_function("9.4", ece, [(case, metrics.expected_calibration_error(*case)) for case in ece_cases],
+                      hint="the cases are 1 four predictions of 0.25, one of them right (ECE 0); 2 sure and "
+                           "always wrong (0.95); 3 probabilities 0, 0.5 and 1 on the bin edges and most bins "
+                           "empty; 4 four bins of unequal size; 5 random, 5 bins; 6 the probe. Weight each bin "
+                           "by its share of the predictions and skip the empty ones."):
+    print("Using the course's version, course_utils.metrics.expected_calibration_error, from here on.")
+    ece = metrics.expected_calibration_error
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Our probe trained 500 steps with no regularization on 300 stories: it became too sure of itself. The
 # standard repair is **temperature scaling**: divide the logits by one number $\tau$, chosen to minimize the
 # loss on a held-out calibration set (100 validation stories). It changes no prediction's side of 0.5, only
@@ -623,20 +758,6 @@ assert skm.roc_auc_score(detector_labels, detector_scores) > 0.85, \
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-def reliability(y, p, n_bins=10):
-    bin_of = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)   # bin b holds (b/10, (b+1)/10]
-    used = [b for b in range(n_bins) if (bin_of == b).any()]
-    frac = np.array([y[bin_of == b].mean() for b in used])
-    conf = np.array([p[bin_of == b].mean() for b in used])
-    count = np.array([(bin_of == b).sum() for b in used])
-    return frac, conf, count
-
-
-def ece(y, p):
-    frac, conf, count = reliability(y, p)
-    return float(np.sum(count / count.sum() * np.abs(frac - conf)))
-
-
 log_tau = torch.zeros(1, requires_grad=True)
 tau_optimizer = torch.optim.LBFGS([log_tau], lr=0.1, max_iter=100)
 
@@ -652,12 +773,13 @@ tau_optimizer.step(calibration_loss)
 tau = log_tau.exp().item()
 p_scaled = torch.sigmoid(logit_test / tau).double().numpy()
 
-frac, conf, _ = reliability(y_true, p_happy)
+frac, conf, _ = metrics.calibration_curve(y_true, p_happy)
 sk_frac, sk_conf = calibration_curve(y_true, p_happy, n_bins=10)
 diff = max(np.abs(frac - sk_frac).max(), np.abs(conf - sk_conf).max(),
            abs(ece(y_true, p_happy) - metrics.expected_calibration_error(y_true, p_happy)))
-print(f"max |ours − scikit-learn calibration_curve, course_utils ECE| = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
-assert diff < 1e-12, "our reliability bins and ECE equal scikit-learn's and the package's"
+print(f"max |bins − scikit-learn calibration_curve, your ECE − course_utils| = {diff:.1e}",
+      "✓" if diff < 1e-12 else "✗")
+assert diff < 1e-12, "the package's reliability bins equal scikit-learn's, and the ECE the package's"
 print(f"temperature τ = {tau:.2f}: ECE {ece(y_true, p_happy):.3f} → {ece(y_true, p_scaled):.3f}; "
       f"accuracy {metrics.accuracy(y_true, p_happy >= 0.5):.3f} → {metrics.accuracy(y_true, p_scaled >= 0.5):.3f}")
 assert tau > 1.5, "the probe is overconfident: the best temperature is well above 1"
@@ -666,7 +788,7 @@ assert np.array_equal(p_happy >= 0.5, p_scaled >= 0.5), "temperature scaling cha
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
 for ax, (name, p) in zip(axes, (("probe", p_happy), (f"probe / τ (τ = {tau:.2f})", p_scaled))):
-    frac, conf, count = reliability(y_true, p)
+    frac, conf, count = metrics.calibration_curve(y_true, p)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.scatter(conf, frac, s=count * 2, alpha=0.7, label="bins (area ∝ stories)")
     ax.plot(conf, frac, "-", alpha=0.5)
@@ -686,13 +808,13 @@ shifted_probe = shifted[:100]
 p_shifted = torch.sigmoid(probe((features(shifted_probe) - mu) / sd).squeeze(1) / tau).detach().double().numpy()
 y_shifted = labels(shifted_probe).long().numpy()
 print(f"IID test: accuracy {metrics.accuracy(y_true, p_scaled >= 0.5):.2f}, "
-      f"AUC {metrics.roc_auc(y_true, p_scaled):.2f}, ECE {ece(y_true, p_scaled):.2f}")
+      f"AUC {roc_auc(y_true, p_scaled):.2f}, ECE {ece(y_true, p_scaled):.2f}")
 print(f"shifted:  accuracy {metrics.accuracy(y_shifted, p_shifted >= 0.5):.2f}, "
-      f"AUC {metrics.roc_auc(y_shifted, p_shifted):.2f}, ECE {ece(y_shifted, p_shifted):.2f}   "
+      f"AUC {roc_auc(y_shifted, p_shifted):.2f}, ECE {ece(y_shifted, p_shifted):.2f}   "
       f"(always happy: accuracy {y_shifted.mean():.2f})")
 assert metrics.accuracy(y_shifted, p_shifted >= 0.5) < y_shifted.mean(), \
     "on shifted stories the probe falls below the always-happy baseline"
-assert metrics.roc_auc(y_shifted, p_shifted) < 0.7, "its ranking is close to chance"
+assert roc_auc(y_shifted, p_shifted) < 0.7, "its ranking is close to chance"
 assert ece(y_shifted, p_shifted) > 3 * ece(y_true, p_scaled), "its probabilities are confidently wrong"
 
 # %% [markdown] slideshow={"slide_type": "-"}
@@ -734,34 +856,98 @@ for prompt, ending, ref in list(zip(prompts, endings, references))[:3]:
 #   \mathrm{BP} = \min\big(1,\; e^{\,1 - r/c}\big).$$
 #
 # sacrebleu fixes the details that made papers' BLEU scores incomparable: its tokenization (`13a`, which splits
-# punctuation off words) and smoothing when some $p_n = 0$. We reuse its tokenizer from `course_utils.metrics`
-# and write the rest.
+# punctuation off words) and smoothing when some $p_n = 0$. We reuse its tokenizer from `course_utils.metrics`;
+# you write the rest.
 
 # %% slideshow={"slide_type": "-"}
 def ngrams(tokens, n):
+    """Counter of the n-grams (tuples of n tokens) of a token list."""
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-def corpus_bleu(hypotheses, refs):
+print(metrics.tokenize_13a("In the end, Lily was happy."), ngrams(["the", "the", "cat"], 1))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9.5 — corpus BLEU
+# Write `corpus_bleu(hypotheses, references)`: two lists of strings, one reference per hypothesis; return
+# BLEU in percent (0 to 100) as a Python float, from the formula above, with $n = 1..4$, tokens from
+# `metrics.tokenize_13a` and the `ngrams` helper. Do not smooth: if some $p_n$ is 0, BLEU is 0. The cell after
+# this one scores the model's endings with your function and compares it with sacrebleu.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** BLEU is a precision of $n$-grams, clipped so that repeating a word that the reference has
+#    once earns it once, added up over the corpus before dividing, with a penalty for a total output shorter
+#    than the total reference.
+# 2. **The approach.** Keep four match counts, four totals and the two lengths $c$ and $r$. For each pair,
+#    tokenize both, add their lengths, and for each $n$ add $\min(\text{count in the output}, \text{count in the
+#    reference})$ over the output's $n$-grams to the matches and the number of the output's $n$-grams to the
+#    totals. Then $p_n$ = matches / totals, the geometric mean of the four, and the brevity penalty.
+# 3. **A skeleton.**
+#    ```python
+#    matches, totals, c, r = [0] * 4, [0] * 4, 0, 0
+#    for hyp, ref in zip(hypotheses, references):
+#        hyp, ref = metrics.tokenize_13a(hyp), metrics.tokenize_13a(ref)
+#        c, r = c + len(hyp), r + len(ref)
+#        for n in range(1, 5):
+#            hyp_counts, ref_counts = ngrams(hyp, n), ngrams(ref, n)
+#            matches[n - 1] += sum(min(k, ___) for g, k in hyp_counts.items())
+#            totals[n - 1] += ___
+#    if min(matches) == 0:
+#        return 0.0
+#    brevity = min(1.0, math.exp(___))
+#    return 100 * brevity * math.exp(sum(math.log(m / t) for m, t in zip(matches, totals)) / ___)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def corpus_bleu(hypotheses, references):
+    """Lists of output and reference strings -> corpus BLEU in percent (4-grams, 13a tokens, no smoothing)."""
+    # BEGIN SOLUTION
     matches, totals, c, r = [0] * 4, [0] * 4, 0, 0
-    for hyp, ref in zip(hypotheses, refs):
+    for hyp, ref in zip(hypotheses, references):
         hyp, ref = metrics.tokenize_13a(hyp), metrics.tokenize_13a(ref)
         c, r = c + len(hyp), r + len(ref)
         for n in range(1, 5):
             hyp_counts, ref_counts = ngrams(hyp, n), ngrams(ref, n)
             matches[n - 1] += sum(min(k, ref_counts[g]) for g, k in hyp_counts.items())   # clipped
             totals[n - 1] += sum(hyp_counts.values())
-    precisions = [m / t for m, t in zip(matches, totals)]     # (sacrebleu smooths a zero; none here)
+    if min(matches) == 0:                                     # a zero precision: the geometric mean is 0
+        return 0.0
     brevity = min(1.0, math.exp(1 - r / c))
-    return 100 * brevity * math.exp(sum(math.log(p) for p in precisions) / 4), precisions
+    return 100 * brevity * math.exp(sum(math.log(m / t) for m, t in zip(matches, totals)) / 4)
+    # END SOLUTION
 
 
-ours, precisions = corpus_bleu(endings, references)
+# %% slideshow={"slide_type": "-"}
+bleu_cases = [
+    (["the cat sat on the mat ."], ["the cat sat on the mat ."]),                     # a perfect match
+    (["a big red dog ran away"], ["the cat sat on the mat ."]),                       # no overlap
+    (["the cat sat on the"], ["the cat sat on the mat ."]),                           # a shorter output
+    (["the cat the cat sat on the mat"], ["the cat sat on the mat"]),                 # repeats to clip
+    (["In the end, Lily was happy.", "Tom was sad and lonely in the park by the big tree."],   # two sentences
+     ["In the end, Lily was glad.", "Tom was sad in the park by the tree."]),
+    (list(endings), list(references)),                                                # the model's endings
+]
+if not check_function("9.5", corpus_bleu,
+                      [(case, metrics.bleu(*case, smooth="none").score) for case in bleu_cases],
+                      hint="the cases are 1 a perfect match (100); 2 no shared word (0); 3 an output shorter than "
+                           "its reference (brevity penalty e^(1 − 7/5)); 4 'the cat' repeated, which clipping "
+                           "counts once; 5 two sentences, counts added before dividing (not a mean of sentence "
+                           "scores); 6 the model's endings. Clip by the reference's count, add up over the corpus, "
+                           "BP = min(1, e^(1 − r/c))."):
+    print("Using the course's version, course_utils.metrics.bleu, from here on.")
+
+    def corpus_bleu(hypotheses, references):
+        return metrics.bleu(hypotheses, references, smooth="none").score
+
+# %% slideshow={"slide_type": "-"}
+ours = corpus_bleu(endings, references)                  # your function
 theirs = sacrebleu.corpus_bleu(endings, [list(references)]).score
 diff = max(abs(ours - theirs), abs(ours - metrics.bleu(endings, references).score))
-print(f"BLEU {ours:.2f}   (p1..p4 = {', '.join(f'{p:.3f}' for p in precisions)})")
+print(f"BLEU {ours:.2f}   (p1..p4 = {', '.join(f'{p / 100:.3f}' for p in metrics.bleu(endings, references).precisions)})")
 print(f"max |ours − sacrebleu| = {diff:.1e}", "✓" if diff < 1e-9 else "✗")
-assert diff < 1e-9
+assert diff < 1e-9, "your BLEU equals sacrebleu's (no p_n is 0 here, so its smoothing does not enter)"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **ROUGE** (Lin, 2004) comes from summarization and leans on recall: how much of the reference the output
@@ -1089,7 +1275,7 @@ assert (elo_orders.max(axis=0) - elo_orders.min(axis=0)).min() > 30, \
 # answers, and cannot check facts they do not know.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 9.4 — what a rating difference means
+# ### Exercise 9.6 — what a rating difference means
 # Using the fitted strengths `theta`, compute the probability that GPT at T=0.7 (`theta[1]`) beats GPT at
 # T=1.3 (`theta[3]`) in a single comparison (`p_07_beats_13`), and the same probability from the Elo-scale
 # ratings `R = metrics.to_elo_scale(theta)` with Elo's formula $1/(1 + 10^{(R_j - R_i)/400})$
@@ -1110,9 +1296,9 @@ p_elo = 1 / (1 + 10 ** ((R[3] - R[1]) / 400))
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-check("9.4a", p_07_beats_13, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
+check("9.6a", p_07_beats_13, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
       hint="σ(θ₁ − θ₃) = 1 / (1 + exp(−(θ₁ − θ₃))).")
-check("9.4b", p_elo, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
+check("9.6b", p_elo, metrics.win_probability(theta[1], theta[3]), rtol=1e-9,
       hint="The Elo scale is 1000 + 400/ln 10 · θ, so 10^(ΔR/400) = e^(Δθ).")
 print(f"P(T=0.7 beats T=1.3) = {metrics.win_probability(theta[1], theta[3]):.2f}")  # the reference value
 assert 0.5 < metrics.win_probability(theta[1], theta[3]) < 0.9, "T=0.7 beats T=1.3 more often than not"
@@ -1144,10 +1330,10 @@ assert 0.5 < metrics.win_probability(theta[1], theta[3]) < 0.9, "T=0.7 beats T=1
 # - A model that saw the test set scored better than the entropy floor there and worse on fresh data;
 #   $n$-gram overlap finds verbatim leaks if $n$ is chosen on clean data, and too-low losses betray memorization.
 # - Accuracy, precision, recall, F1, ROC-AUC, the confusion matrix and ECE, written from their definitions,
-#   equal scikit-learn's; a majority baseline and macro-F1 keep accuracy honest; temperature scaling fixes
-#   overconfidence.
-# - BLEU and ROUGE, equal to sacrebleu and rouge-score, rate a one-word contradiction above a correct
-#   paraphrase; METEOR's synonyms help only a little.
+#   equal scikit-learn's (you wrote the AUC with its ties and the ECE, and the notebook used yours); a majority
+#   baseline and macro-F1 keep accuracy honest; temperature scaling fixes overconfidence.
+# - BLEU (yours: clipped, summed over the corpus, with the brevity penalty) and ROUGE, equal to sacrebleu and
+#   rouge-score, rate a one-word contradiction above a correct paraphrase; METEOR's synonyms help only a little.
 # - One model scored 100% or near chance on the same questions depending on the prompt format.
 # - Pairwise judgements become Bradley–Terry strengths (a logistic regression) with bootstrap intervals; online
 #   Elo depends on the order of the votes.
