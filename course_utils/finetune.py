@@ -18,10 +18,17 @@ Notebook 07 builds each of these step by step; this is the finished version note
   where every target inside the prompt is ``IGNORE_INDEX`` (-100), which ``GPT.forward`` skips: the model is
   taught to answer, not to write stories and questions.
 * **Classification.** ``GPTClassifier`` puts a linear head on the hidden state of the last real token.
+* **Few-shot prompts.** ``few_shot_prompt`` writes solved examples in the Q&A template before the question:
+  in-context learning, no weight changes.
+* **Chat format.** ``ChatTokenizer`` adds special tokens (``<|system|>``, ``<|user|>``, ``<|assistant|>``,
+  ``<|end|>``) that the word pattern would otherwise cut apart; ``render_chat`` writes a conversation as
+  ``<|role|>message<|end|>`` per message, and ``chat_example`` scores only the assistant's messages (their
+  tokens and the ``<|end|>`` that closes each, which teaches the model to stop and hand the turn back).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -38,7 +45,8 @@ __all__ = ["IGNORE_INDEX", "QA_TEMPLATE", "QUESTION_KINDS", "question_kind", "fo
            "new_pieces", "extend_tokenizer", "resize_token_embeddings", "Example", "build_example", "example_from_ids",
            "build_lm_example", "qa_examples", "collate", "hidden_states", "GPTClassifier", "freeze",
            "count_parameters", "train_only_rows", "finetune", "answer_correct", "answer_accuracy",
-           "generate_responses", "lm_loss"]
+           "generate_responses", "lm_loss", "few_shot_prompt", "CHAT_ROLES", "END_OF_MESSAGE", "role_token",
+           "CHAT_SPECIALS", "ChatTokenizer", "render_chat", "chat_example"]
 
 QA_TEMPLATE = "\n{story}\nQ: {question}\nA: {answer}\n"
 
@@ -63,6 +71,13 @@ def format_qa_prompt(story: str, question: str) -> str:
 def format_qa_response(answer: str) -> str:
     """What the model should write: a space, the answer, and a newline that ends it."""
     return f" {answer}\n"
+
+
+def few_shot_prompt(shots: Sequence[tuple[str, str, str]], story: str, question: str) -> str:
+    """A k-shot prompt: each solved example (story, question, answer) in the Q&A template, answer and final
+    newline included, then the new story and question up to ``A:``. With no shots it is format_qa_prompt."""
+    solved = "".join(format_qa_prompt(s, q) + format_qa_response(a) for s, q, a in shots)
+    return solved + format_qa_prompt(story, question)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,6 +173,75 @@ def qa_examples(stories, tokenizer, mask_prompt: bool = True) -> list[Example]:
     """One example per (story, question): the Q&A template, loss on the answer only."""
     return [build_example(tokenizer, format_qa_prompt(s.text, qa.question), format_qa_response(qa.answer),
                           mask_prompt) for s in stories for qa in s.qa]
+
+
+# --------------------------------------------------------------------------------------------------
+# Chat: roles, special tokens, and a loss on the assistant's messages only
+# --------------------------------------------------------------------------------------------------
+
+CHAT_ROLES = ("system", "user", "assistant")
+END_OF_MESSAGE = "<|end|>"
+
+
+def role_token(role: str) -> str:
+    """The special token that opens a message: 'user' -> '<|user|>'."""
+    if role not in CHAT_ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {CHAT_ROLES}")
+    return f"<|{role}|>"
+
+
+CHAT_SPECIALS = tuple(f"<|{role}|>" for role in CHAT_ROLES) + (END_OF_MESSAGE,)
+
+
+class ChatTokenizer(WordTokenizer):
+    """A word tokenizer with special tokens. The word pattern would cut ``<|user|>`` into ``<``, ``|``,
+    ``user``, ``|``, ``>``, so special tokens are matched first, whole, and only the text between them goes
+    through the word pattern (tiktoken's ``allowed_special`` works the same way). The vocabulary is sorted
+    like any WordTokenizer's, so token IDs move: copy weights by token string (resize_token_embeddings)."""
+
+    def __init__(self, vocab: Iterable[str], specials: Sequence[str] = CHAT_SPECIALS):
+        self.specials = tuple(specials)
+        if not self.specials:
+            raise ValueError("a ChatTokenizer needs at least one special token")
+        super().__init__(list(vocab) + list(self.specials))
+        self._special = re.compile("(" + "|".join(re.escape(t) for t in self.specials) + ")")
+
+    def split(self, text: str) -> list[str]:
+        """Special tokens whole, the text between them split by the word pattern."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected text as a str, got {type(text).__name__}")
+        parts = self._special.split(text)
+        pieces = []
+        for i, part in enumerate(parts):        # re.split with a group: text, special, text, special, ...
+            pieces += [part] if i % 2 else WordTokenizer.split(part)
+        return pieces
+
+    def state_dict(self) -> dict:
+        return {"type": "chat", "itos": self.itos, "specials": list(self.specials)}
+
+
+def render_chat(messages: Sequence[tuple[str, str]]) -> str:
+    """A conversation as text: each (role, content) message as ``<|role|>content<|end|>``. The content is
+    written as is (in storyworld, a question or an answer starts with a space, as in the Q&A template)."""
+    return "".join(role_token(role) + content + END_OF_MESSAGE for role, content in messages)
+
+
+def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]]) -> Example:
+    """Tokens of render_chat(messages); input = all but the last, targets = all but the first. A target is
+    scored only when it belongs to an assistant's message: its content tokens and its closing <|end|>. The
+    role token <|assistant|> is not scored: the template writes it, and generation starts after it."""
+    end = tokenizer.stoi[END_OF_MESSAGE]
+    ids, scored = [], []
+    for role, content in messages:
+        body = tokenizer.encode(content) + [end]
+        ids += [tokenizer.stoi[role_token(role)]] + body
+        scored += [False] + [role == "assistant"] * len(body)
+    if not any(scored):
+        raise ValueError("a chat example needs at least one assistant message to score")
+    ids_t = torch.tensor(ids)
+    targets = ids_t[1:].clone()
+    targets[~torch.tensor(scored[1:])] = IGNORE_INDEX          # target t is token t + 1
+    return Example(ids_t[:-1], targets)
 
 
 def collate(examples: Sequence[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

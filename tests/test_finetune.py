@@ -1,12 +1,15 @@
 """Fine-tuning helpers: the prompt template, the vocabulary extension, response-only loss masking, the
-classification head, and answer scoring."""
+classification head, answer scoring, few-shot prompts and the chat format."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import storyworld
-from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, build_example, build_lm_example, collate,
+from course_utils import checks, storyworld
+from course_utils.checks import check_function
+from course_utils.finetune import (CHAT_SPECIALS, END_OF_MESSAGE, IGNORE_INDEX, QA_TEMPLATE, ChatTokenizer,
+                                   GPTClassifier, build_example, chat_example, few_shot_prompt, render_chat,
+                                   role_token, build_lm_example, collate,
                                    count_parameters, example_from_ids, extend_tokenizer, finetune,
                                    format_qa_prompt, format_qa_response, freeze, generate_responses,
                                    hidden_states, lm_loss, new_pieces, qa_examples, resize_token_embeddings,
@@ -196,3 +199,130 @@ def test_question_kinds_cover_every_storyworld_question():
     assert question_kind("Who did Sue meet?") == "friend" and question_kind("Did Tom have a pet?") == "pet"
     with pytest.raises(ValueError):
         question_kind("Why?")
+
+
+# -- few-shot prompts and the chat format ------------------------------------------------------------
+
+CHAT = ChatTokenizer(NEW.itos)
+
+
+def test_few_shot_prompt_is_solved_examples_then_the_question():
+    shots = [(s.text, s.qa[3].question, s.qa[3].answer) for s in STORIES[:3]]
+    story, question = STORIES[4].text, STORIES[4].qa[3].question
+    assert few_shot_prompt([], story, question) == format_qa_prompt(story, question)
+    prompt = few_shot_prompt(shots, story, question)
+    assert prompt == "".join(QA_TEMPLATE.format(story=s, question=q, answer=a) for s, q, a in shots) \
+        + format_qa_prompt(story, question)
+    assert prompt.count("\nA: ") == 3 and prompt.endswith("\nA:")
+
+
+def test_chat_tokenizer_keeps_special_tokens_whole():
+    text = "<|user|> Who is the story about?<|end|><|assistant|> " + STORIES[0].qa[0].answer + "<|end|>"
+    assert len(WordTokenizer.split("<|user|>")) == 5                # the word pattern alone cuts it apart
+    pieces = CHAT.split(text)
+    assert pieces[0] == "<|user|>" and pieces[-1] == "<|end|>" and "<|assistant|>" in pieces
+    assert "".join(pieces) == text and CHAT.decode(CHAT.encode(text)) == text
+    assert CHAT.stoi[CHAT.UNK] not in CHAT.encode(text)
+    assert set(CHAT_SPECIALS) <= set(CHAT.itos) and CHAT.vocab_size == NEW.vocab_size + len(CHAT_SPECIALS)
+    plain = "\n" + STORIES[1].text
+    assert CHAT.split(plain) == NEW.split(plain)                     # no special token: the word pattern
+    with pytest.raises(TypeError):
+        CHAT.split(None)
+    old = _model(NEW.vocab_size)
+    new = resize_token_embeddings(old, NEW, CHAT)                    # IDs move: rows are copied by string
+    perm = torch.tensor([CHAT.stoi[t] for t in NEW.itos])
+    assert torch.equal(new(torch.tensor([CHAT.encode(plain)]))[0][..., perm], old(torch.tensor([NEW.encode(plain)]))[0])
+    with pytest.raises(ValueError, match="role"):
+        role_token("robot")
+
+
+def _conversation(story, n_turns, system=True):
+    messages = [("system", story.text)] if system else []
+    for qa in story.qa[:n_turns]:
+        messages += [("user", " " + qa.question), ("assistant", " " + qa.answer)]
+    return messages
+
+
+def test_chat_example_scores_only_the_assistant_messages():
+    messages = _conversation(STORIES[0], 3)
+    ex = chat_example(CHAT, messages)
+    ids = CHAT.encode(render_chat(messages))                         # piece by piece = the whole text
+    assert ex.input_ids.tolist() == ids[:-1]
+    scored = [CHAT.itos[t] for t in ex.targets.tolist() if t != IGNORE_INDEX]
+    replies = [p for _, a in messages[2::2] for p in CHAT.split(a) + [END_OF_MESSAGE]]
+    assert scored == replies                                         # each answer and its <|end|>, nothing else
+    first = ex.targets.tolist().index(CHAT.stoi[CHAT.split(messages[2][1])[0]])
+    assert CHAT.itos[ex.input_ids[first]] == "<|assistant|>"        # predicted from the role token
+    model = _model(CHAT.vocab_size)
+    logits, loss = model(ex.input_ids[None], ex.targets[None])
+    keep = ex.targets != IGNORE_INDEX
+    assert abs(loss.item() - F.cross_entropy(logits[0, keep], ex.targets[keep]).item()) < 1e-6
+    with pytest.raises(ValueError, match="assistant"):
+        chat_example(CHAT, [("user", " Who is the story about?")])
+
+
+# The notebook's exercises compare a student's function with these references on several cases; the cases
+# must reject the typical mistakes.
+
+def _silent_check(monkeypatch, capsys, fn, cases):
+    monkeypatch.setattr(checks, "_RESULTS", {})
+    result = check_function("7.x", fn, cases, hint="h")
+    capsys.readouterr()
+    return bool(result)
+
+
+def test_the_few_shot_exercise_check_rejects_typical_mistakes(monkeypatch, capsys):
+    shots = [(s.text[:60], s.qa[1].question, s.qa[1].answer) for s in STORIES[:4]]
+    cases = [((shots[:k], STORIES[5].text[:50], STORIES[5].qa[1].question),
+              few_shot_prompt(shots[:k], STORIES[5].text[:50], STORIES[5].qa[1].question)) for k in (0, 1, 3)]
+    wrong = {
+        "no newline after an answer": lambda sh, s, q: "".join(format_qa_prompt(a, b) + " " + c
+                                                               for a, b, c in sh) + format_qa_prompt(s, q),
+        "shots in reverse order": lambda sh, s, q: few_shot_prompt(sh[::-1], s, q),
+        "no newline before each story": lambda sh, s, q: "".join(f"{a}\nQ: {b}\nA: {c}\n" for a, b, c in sh)
+        + f"{s}\nQ: {q}\nA:",
+        "the question before the shots": lambda sh, s, q: format_qa_prompt(s, q) + "".join(
+            format_qa_prompt(a, b) + format_qa_response(c) for a, b, c in sh),
+    }
+    assert _silent_check(monkeypatch, capsys, few_shot_prompt, cases)
+    for name, fn in wrong.items():
+        assert not _silent_check(monkeypatch, capsys, fn, cases), name
+
+
+def test_the_chat_exercise_check_rejects_typical_mistakes(monkeypatch, capsys):
+    def reference(messages):
+        ex = chat_example(CHAT, messages)
+        return ex.input_ids.tolist(), ex.targets.tolist()
+
+    def masked_by(keep, shift=1):
+        """A chat example whose target t is scored when keep(role, is_role_token) holds for token t + shift."""
+        def fn(messages):
+            ids, flags = [], []
+            for role, content in messages:
+                body = CHAT.encode(content) + [CHAT.stoi[END_OF_MESSAGE]]
+                ids += [CHAT.stoi[role_token(role)]] + body
+                flags += [keep(role, True)] + [keep(role, False)] * len(body)
+            targets = [t if flags[i + shift] else IGNORE_INDEX for i, t in enumerate(ids[1:])]
+            return ids[:-1], targets
+        return fn
+
+    cases = [((m,), reference(m)) for m in (_conversation(STORIES[0], 1, system=False),
+                                             _conversation(STORIES[1], 3),
+                                             [("user", " Who is the story about?"), ("assistant", " Sam"),
+                                              ("assistant", " Tom")])]
+    assert _silent_check(monkeypatch, capsys, masked_by(lambda role, opener: role == "assistant" and not opener),
+                         cases)
+    wrong = {
+        "the user's turns scored too": lambda role, opener: role != "system" and not opener,
+        "the role token <|assistant|> scored": lambda role, opener: role == "assistant",
+    }
+    for name, keep in wrong.items():
+        assert not _silent_check(monkeypatch, capsys, masked_by(keep), cases), name
+    off_by_one = masked_by(lambda role, opener: role == "assistant" and not opener, shift=0)  # masked by input
+    assert not _silent_check(monkeypatch, capsys, off_by_one, cases), "off by one: the mask of the inputs"
+    no_end = masked_by(lambda role, opener: role == "assistant" and not opener)
+
+    def without_end(messages):
+        inputs, targets = no_end(messages)
+        return inputs, [IGNORE_INDEX if t == CHAT.stoi[END_OF_MESSAGE] else t for t in targets]
+    assert not _silent_check(monkeypatch, capsys, without_end, cases), "the closing <|end|> not scored"
