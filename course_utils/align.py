@@ -29,7 +29,7 @@ from .finetune import IGNORE_INDEX, Example, collate, example_from_ids, generate
 from .validation import is_number
 
 __all__ = ["token_logprobs", "sequence_logprob", "bradley_terry_loss", "reward_inputs", "dpo_loss",
-           "token_kl", "ppo_loss", "PPOStats", "ppo_step", "preference_examples"]
+           "token_kl", "kl_penalized_advantages", "ppo_loss", "PPOStats", "ppo_step", "preference_examples"]
 
 
 def token_logprobs(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,6 +94,17 @@ def token_kl(policy, reference, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return (kl * (y != IGNORE_INDEX)).sum(-1)
 
 
+def kl_penalized_advantages(scores: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor,
+                            kl_coef: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 3 and 4 of a PPO iteration, for (B,) scores and (B, T) log-probs of the sampled tokens (0 off the
+    response): kl = Σ_t (log π_old − log π_ref) per response, reward = score − kl_coef · kl, and advantage =
+    (reward − mean) / std over the batch. Returns (advantages, kl, rewards), each (B,)."""
+    kl = (logp_old - logp_ref).sum(-1)
+    rewards = scores - kl_coef * kl
+    advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+    return advantages, kl, rewards
+
+
 def ppo_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
              clip: float = 0.2) -> tuple[torch.Tensor, float]:
     """The clipped surrogate, averaged over response tokens. logp_* and mask are (B, T), advantages (B,) (one
@@ -139,9 +150,7 @@ def ppo_step(policy, reference, optimizer, prompts: Sequence[Sequence[int]],
         logp_old, mask = token_logprobs(policy, x, y)
         logp_ref, _ = token_logprobs(reference, x, y)
         scores = torch.as_tensor(reward_fn(prompts, responses), dtype=torch.float32).to(logp_old.device)
-    kl = (logp_old - logp_ref).sum(-1)
-    rewards = scores - kl_coef * kl
-    advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+    advantages, kl, rewards = kl_penalized_advantages(scores, logp_old, logp_ref, kl_coef)
     policy.train()
     params = [p for p in policy.parameters() if p.requires_grad]
     for _ in range(epochs):

@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 08 · Alignment: reward models, DPO and PPO
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/08_alignment.ipynb) · or locally, as the README says
+#
 # Notebook 07's instruction-tuned model answers every question in the right form, and often wrongly: asked for
 # the colour of a ball it names *a* colour, fluently and with confidence. Alignment trains on **preferences** —
 # which of two responses is better — to move a model towards the behaviour people want: truthful, helpful,
@@ -27,17 +29,27 @@
 # ## Objectives
 # By the end of this notebook you can:
 # 1. lay out the RLHF pipeline — SFT, then a reward model, then PPO — and where DPO shortcuts it;
-# 2. train a reward model with the Bradley–Terry loss and measure its accuracy on held-out pairs;
+# 2. write the Bradley–Terry loss, train a reward model with it and measure its accuracy on held-out pairs;
 # 3. compute the log-probability of a response under a model, and write the DPO loss with a frozen reference
 #    model and its implicit reward;
 # 4. judge alignment by ground truth: win-rate of the preferred answer, answer accuracy, and the KL divergence
 #    from the reference;
-# 5. follow one PPO iteration step by step: rollout, reward, KL penalty, advantages, clipped objective;
+# 5. follow one PPO iteration step by step — rollout, reward, KL penalty, advantages, clipped objective — and
+#    write its loss;
 # 6. compare DPO and PPO honestly on cost and result.
 #
 # **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import copy
 import math
 import time
@@ -47,10 +59,10 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import storyworld
-from course_utils.align import (bradley_terry_loss, dpo_loss, ppo_loss, ppo_step, preference_examples,
-                                reward_inputs, sequence_logprob, token_kl, token_logprobs)
-from course_utils.checks import check, check_true, summary
+from course_utils import align, storyworld
+from course_utils.align import (kl_penalized_advantages, ppo_step, preference_examples, reward_inputs,
+                                sequence_logprob, token_kl, token_logprobs)
+from course_utils.checks import check, check_function, check_true, summary
 from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, answer_correct, build_lm_example, collate,
                                    example_from_ids, extend_tokenizer, finetune, format_qa_prompt,
                                    format_qa_response, freeze, generate_responses, qa_examples, question_kind,
@@ -209,6 +221,49 @@ assert 0.6 < sft_scores["win"] < 0.8, "the SFT model prefers the truth about two
 #
 # Only the *difference* of rewards matters: adding a constant to every reward changes nothing.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8.1 — the Bradley–Terry loss
+# Write `bradley_terry_loss(r_chosen, r_rejected)`: two tensors of shape $(B,)$, the rewards of the chosen and
+# of the rejected response of $B$ pairs; return $\mathcal{L}_\text{RM}$ averaged over the pairs, a scalar tensor
+# that gradients can flow through. The reward model below trains with your loss.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** The loss is the negative log-probability that the labeler's choice wins, under
+#    $P = \sigma(r_w - r_l)$: small when the chosen response's reward is well above the rejected one's.
+# 2. **The approach.** Subtract, apply $\log\sigma$, negate, average. Computing `torch.sigmoid` and then
+#    `torch.log` breaks for large margins: $\sigma(-200)$ rounds to 0 and its log is $-\infty$. `F.logsigmoid`
+#    computes $\log\sigma$ in one step, without the overflow.
+# 3. **A skeleton.**
+#    ```python
+#    margin = r_chosen - ___
+#    return -F.___(margin).___()
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def bradley_terry_loss(r_chosen, r_rejected):
+    """(B,) rewards of the chosen and the rejected responses -> mean of −log σ(r_chosen − r_rejected)."""
+    # BEGIN SOLUTION
+    return -F.logsigmoid(r_chosen - r_rejected).mean()   # logsigmoid: no log(0) for large margins
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+case_generator = torch.Generator().manual_seed(0)
+bt_cases = [
+    (torch.tensor([2.0]), torch.tensor([-1.0])),                                        # one pair
+    (torch.zeros(5), torch.zeros(5)),                                                   # equal rewards: log 2
+    (torch.randn(7, generator=case_generator), torch.randn(7, generator=case_generator)),   # random
+    (torch.tensor([100.0, -100.0, 30.0]), torch.tensor([-100.0, 100.0, 0.0])),          # large margins
+]
+if not check_function("8.1", bradley_terry_loss, [(case, align.bradley_terry_loss(*case)) for case in bt_cases],
+                      hint="the cases are 1 one pair whose chosen reward is higher; 2 equal rewards, loss log 2; "
+                           "3 seven random pairs; 4 margins of ±200, where log(sigmoid(·)) gives log 0 = −inf. "
+                           "Chosen minus rejected, F.logsigmoid, the mean over pairs, a minus sign."):
+    print("Using the course's version, course_utils.align.bradley_terry_loss, from here on.")
+    bradley_terry_loss = align.bradley_terry_loss
+
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 def reward(model, examples):
@@ -281,7 +336,7 @@ assert all(rm_kind_accuracy[k] < 0.75 for k in kinds if k != "hero"), "not far f
 # people whose preferences they learned. Keep that in mind for PPO.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 8.1 — Bradley–Terry probabilities
+# ### Exercise 8.2 — Bradley–Terry probabilities
 # A reward model gives the true answer a reward of 1.3 and a hallucination $-0.4$. Under the Bradley–Terry
 # model, with what probability does a labeler prefer the true answer? Store it in `p_prefer`. Then store in
 # `p_shifted` the same probability after adding 10 to both rewards.
@@ -298,8 +353,8 @@ p_shifted = 1 / (1 + math.exp(-((1.3 + 10) - (-0.4 + 10))))
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("8.1a", p_prefer, torch.sigmoid(torch.tensor(1.7)).item(), hint="σ(1.3 − (−0.4)) = σ(1.7).")
-check("8.1b", p_shifted, p_prefer, hint="Only the difference of the rewards enters the formula.")
+check("8.2a", p_prefer, torch.sigmoid(torch.tensor(1.7)).item(), hint="σ(1.3 − (−0.4)) = σ(1.7).")
+check("8.2b", p_shifted, p_prefer, hint="Only the difference of the rewards enters the formula.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. DPO: preferences without a reward model
@@ -320,18 +375,60 @@ check("8.1b", p_shifted, p_prefer, hint="Only the difference of the rewards ente
 # no reward model, no sampling. The reference is a frozen copy of the SFT model; $\beta$ sets how far the policy
 # may move.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8.3 — the DPO loss
+# Write `dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)`: four $(B,)$ tensors, the
+# sequence log-probabilities $\log\pi(y \mid x)$ of the chosen and the rejected responses under the policy
+# $\pi_\theta$ and under the frozen reference $\pi_\text{ref}$. Return the tuple `(loss, chosen_rewards,
+# rejected_rewards)`: $\mathcal{L}_\text{DPO}$ averaged over the pairs (a scalar tensor, with gradients), and the
+# $(B,)$ implicit rewards $\beta\log\frac{\pi_\theta(y \mid x)}{\pi_\text{ref}(y \mid x)}$ of both responses,
+# detached. The DPO training below runs on your loss.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** DPO is the Bradley–Terry loss with the implicit reward in place of a reward model's: how much
+#    more likely the policy makes a response than the reference does, in log space, times $\beta$.
+# 2. **The approach.** A log of a ratio is a difference of logs: each implicit reward is $\beta$ times policy
+#    minus reference, for the chosen and for the rejected responses separately. Then chosen minus rejected,
+#    `F.logsigmoid`, the mean, a minus sign. `.detach()` the rewards you return: they are for watching.
+# 3. **A skeleton.**
+#    ```python
+#    chosen_rewards = beta * (policy_chosen - ___)
+#    rejected_rewards = beta * (___ - ___)
+#    loss = -F.logsigmoid(___ - ___).mean()
+#    return loss, chosen_rewards.detach(), rejected_rewards.detach()
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):
+    """(B,) log π(y|x) of chosen and rejected responses under the policy and the reference ->
+    (mean DPO loss, (B,) chosen implicit rewards, (B,) rejected implicit rewards)."""
+    # BEGIN SOLUTION
+    chosen_rewards = beta * (policy_chosen - ref_chosen)        # β log π/π_ref: the implicit rewards
+    rejected_rewards = beta * (policy_rejected - ref_rejected)
+    loss = -F.logsigmoid(chosen_rewards - rejected_rewards).mean()
+    return loss, chosen_rewards.detach(), rejected_rewards.detach()
+    # END SOLUTION
+
+
 # %% slideshow={"slide_type": "-"}
-def my_dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta):
-    chosen_reward = beta * (pi_chosen - ref_chosen)         # implicit rewards
-    rejected_reward = beta * (pi_rejected - ref_rejected)
-    return -F.logsigmoid(chosen_reward - rejected_reward).mean()
-
-
-logps = torch.randn(4, 6, generator=torch.Generator().manual_seed(0)).unbind(0)
-ours_loss = my_dpo_loss(*logps[:4], beta=0.1)
-diff = abs(ours_loss.item() - dpo_loss(*logps[:4], beta=0.1)[0].item())
-print(f"max |ours − course_utils.align.dpo_loss| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
-assert diff < 1e-6
+case_generator = torch.Generator().manual_seed(1)
+same = -5 * torch.rand(4, generator=case_generator)
+dpo_cases = [
+    (torch.tensor([-3.0]), torch.tensor([-5.0]), torch.tensor([-3.5]), torch.tensor([-4.0]), 0.1),   # one pair
+    (same, same - 1, same, same - 1, 0.1),                                      # policy = reference: log 2
+    (*(-10 * torch.rand(4, 6, generator=case_generator)).unbind(0), 0.5),        # random, β = 0.5
+    (torch.tensor([-2.0, -900.0]), torch.tensor([-900.0, -2.0]), torch.tensor([-5.0, -5.0]),
+     torch.tensor([-5.0, -5.0]), 1.0),                                          # large margins
+]
+if not check_function("8.3", dpo_loss, [(case, align.dpo_loss(*case)) for case in dpo_cases],
+                      hint="the cases are 1 one pair; 2 a policy equal to the reference (rewards 0, loss log 2) "
+                           "though the chosen response is likelier; 3 six random pairs with β = 0.5; 4 margins "
+                           "of about ±900, where log(sigmoid(·)) overflows. The reward is β (policy − reference), "
+                           "chosen and rejected each with its own reference log-probability."):
+    print("Using the course's version, course_utils.align.dpo_loss, from here on.")
+    dpo_loss = align.dpo_loss
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Train: 80 steps of 8 pairs, $\beta = 0.1$, learning rate $10^{-4}$ (lower than SFT: a small correction). The
@@ -412,7 +509,7 @@ assert late_rejected < late_chosen < 0, "both implicit rewards fell, the rejecte
 # 1.5: how far 80 steps move the model depends on the batches drawn.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 8.2 — read an implicit reward
+# ### Exercise 8.4 — read an implicit reward
 # For one pair, the policy gives the chosen answer log-probability $-0.9$ and the rejected $-2.6$; the reference
 # gave $-1.2$ and $-1.5$. With $\beta = 0.1$, compute the two implicit rewards (`reward_chosen`,
 # `reward_rejected`) and the DPO loss of this pair (`pair_loss`).
@@ -431,10 +528,10 @@ pair_loss = -F.logsigmoid(torch.tensor(reward_chosen - reward_rejected)).item()
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-expected = dpo_loss(torch.tensor([-0.9]), torch.tensor([-2.6]), torch.tensor([-1.2]), torch.tensor([-1.5]), beta=0.1)
-check("8.2a", reward_chosen, expected[1].item(), hint="0.1 × (−0.9 − (−1.2)).")
-check("8.2b", reward_rejected, expected[2].item(), hint="0.1 × (−2.6 − (−1.5)): negative, the policy dislikes it more.")
-check("8.2c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − reward_rejected).")
+expected = align.dpo_loss(torch.tensor([-0.9]), torch.tensor([-2.6]), torch.tensor([-1.2]), torch.tensor([-1.5]), beta=0.1)
+check("8.4a", reward_chosen, expected[1].item(), hint="0.1 × (−0.9 − (−1.2)).")
+check("8.4b", reward_rejected, expected[2].item(), hint="0.1 × (−2.6 − (−1.5)): negative, the policy dislikes it more.")
+check("8.4c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − reward_rejected).")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. RLHF step 3: PPO, step by step
@@ -453,8 +550,87 @@ check("8.2c", pair_loss, expected[0].item(), hint="−log σ(reward_chosen − r
 #    $\min\big(\rho_t A,\ \text{clip}(\rho_t, 1-\epsilon, 1+\epsilon)\,A\big)$ with
 #    $\rho_t = \pi_\theta(y_t \mid \cdot) / \pi_\text{old}(y_t \mid \cdot)$: once a token's probability has moved
 #    by more than $\epsilon = 20\%$ in the helpful direction, its gradient stops. That clip is the "proximal".
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8.5 — the PPO loss, with its KL penalty
+# Write `ppo_loss(logp_new, logp_old, logp_ref, scores, mask, clip=0.2, kl_coef=0.1)`, steps 3 to 5 above for
+# one batch. `logp_new`, `logp_old` and `logp_ref` are $(B, T)$: the log-probability of each sampled token under
+# $\pi_\theta$, $\pi_\text{old}$ and $\pi_\text{ref}$, 0 off the response; `scores` $(B,)$ the reward model's
+# scores; `mask` $(B, T)$ is True on the response tokens. Return minus the clipped surrogate, averaged over the
+# response tokens (a scalar tensor, with gradients): gradient descent on it is ascent on the surrogate. The PPO
+# iteration below updates the policy with your loss.
 #
-# Here is one iteration written out, on 8 training questions:
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Each response's reward is its score minus the price of drifting from the reference; its
+#    advantage says how much better than the batch's average it did; and each of its tokens is pushed in that
+#    direction by the ratio $\rho_t$, but only until $\rho_t$ leaves $[1-\epsilon, 1+\epsilon]$.
+# 2. **The approach.** The drift of a response is $\sum_t (\log\pi_\text{old} - \log\pi_\text{ref})$, old minus
+#    reference. Standardize the rewards over the batch (add $10^{-8}$ to the standard deviation). The ratio is
+#    `exp(logp_new - logp_old)`; give every token its response's advantage (`advantages[:, None]`), take the
+#    element-wise `torch.minimum` of the two terms, and average over the masked tokens only.
+# 3. **A skeleton.**
+#    ```python
+#    kl = (logp_old - ___).sum(-1)                                  # (B,)
+#    rewards = scores - ___ * kl
+#    advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+#    ratio = torch.exp(___ - ___)                                   # (B, T)
+#    a = advantages[:, None]
+#    surrogate = torch.minimum(ratio * a, ratio.clamp(___, ___) * a)
+#    return -(surrogate * mask).sum() / ___
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def ppo_loss(logp_new, logp_old, logp_ref, scores, mask, clip=0.2, kl_coef=0.1):
+    """(B, T) token log-probs under π_θ, π_old, π_ref, (B,) scores, (B, T) response mask -> minus the clipped
+    surrogate with KL-penalized, batch-standardized advantages, averaged over the response tokens."""
+    # BEGIN SOLUTION
+    kl = (logp_old - logp_ref).sum(-1)                               # (B,) drift from the reference
+    rewards = scores - kl_coef * kl                                  # 3. the KL penalty
+    advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)   # 4. better or worse than the batch
+    ratio = torch.exp(logp_new - logp_old)                           # (B, T) π_θ / π_old per token
+    a = advantages[:, None]                                          # each token gets its response's
+    surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)   # 5. clipped
+    return -(surrogate * mask).sum() / mask.sum()
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+def reference_ppo_loss(logp_new, logp_old, logp_ref, scores, mask, clip=0.2, kl_coef=0.1):
+    """The same loss from course_utils.align: its advantages, then its clipped surrogate."""
+    advantages, _, _ = kl_penalized_advantages(scores, logp_old, logp_ref, kl_coef)
+    return align.ppo_loss(logp_new, logp_old, advantages, mask, clip)[0]
+
+
+def token_logps(mask, generator, spread=1.0):
+    """Random (B, T) log-probabilities of sampled tokens, 0 off the response."""
+    return -spread * torch.rand(mask.shape, generator=generator) * mask
+
+
+case_generator = torch.Generator().manual_seed(2)
+full, ragged = torch.ones(2, 3, dtype=torch.bool), torch.arange(6)[None, :] < torch.tensor([[6], [4], [2], [5]])
+old_2, ref_2, old_4, ref_4 = (token_logps(m, case_generator) for m in (full, full, ragged, ragged))
+ppo_cases = [
+    (old_2.clone(), old_2, old_2, torch.tensor([1.0, 0.0]), full, 0.2, 0.1),       # ratio 1, policy = reference
+    (old_2 + math.log(1.5), old_2, ref_2, torch.tensor([0.0, 1.0]), full, 0.2, 0.1),   # ratio 1.5: clipped?
+    (old_2 + math.log(0.5), old_2, ref_2, torch.tensor([1.0, 0.0]), full, 0.2, 0.0),   # ratio 0.5, no KL price
+    (old_4 + 0.3 * torch.randn(4, 6, generator=case_generator) * ragged, old_4, ref_4,
+     torch.tensor([0.2, 0.9, 0.1, 0.5]), ragged, 0.2, 0.1),                       # ragged responses
+    (old_4 + 0.3 * torch.randn(4, 6, generator=case_generator) * ragged, old_4, old_4 - 3 * ragged.float(),
+     torch.tensor([0.5, 0.5, 0.5, 0.5]), ragged, 0.1, 1.0),                       # equal scores: only the KL differs
+]
+if not check_function("8.5", ppo_loss, [(case, reference_ppo_loss(*case)) for case in ppo_cases],
+                      hint="the cases are 1 ratios of 1 and a policy equal to the reference (minus the mean "
+                           "advantage); 2 ratios of 1.5, past 1 + ε, one advantage of each sign; 3 ratios of 0.5; "
+                           "4 responses of different lengths; 5 equal scores, where only the KL penalty separates "
+                           "the responses. KL is old minus reference; keep torch.minimum of the plain and the "
+                           "clipped term; average over mask.sum() tokens."):
+    print("Using the course's version (course_utils.align's advantages and ppo_loss) from here on.")
+    ppo_loss = reference_ppo_loss
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Here is one iteration written out, on 8 training questions, with your loss for the update:
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
@@ -478,9 +654,7 @@ x, y = collate([example_from_ids(p, r) for p, r in zip(prompts, responses)], PAD
 with torch.no_grad():
     logp_old, mask = token_logprobs(policy, x, y)
     logp_ref, _ = token_logprobs(sft, x, y)
-kl = (logp_old - logp_ref).sum(-1)                                                             # 3. KL penalty
-rewards = scores - 0.1 * kl
-advantages = (rewards - rewards.mean()) / (rewards.std() + 1e-8)                               # 4. advantage
+advantages, kl, rewards = kl_penalized_advantages(scores, logp_old, logp_ref, kl_coef=0.1)    # 3. KL, 4. advantage
 print(f"{'question':<34}{'sampled answer':<18}{'true?':<7}{'RM score':>9}{'advantage':>11}")
 for p, r, s, a in zip(prompts, responses, scores, advantages):
     question = tok.decode(p).split("Q: ")[-1].split("\n")[0]
@@ -494,7 +668,8 @@ optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4, weight_decay=0.0)
 policy.train()
 for epoch in range(2):                                                                          # 5. clipped update
     logp_new, _ = token_logprobs(policy, x, y)
-    loss, clipped = ppo_loss(logp_new, logp_old, advantages, mask, clip=0.2)
+    loss = ppo_loss(logp_new, logp_old, logp_ref, scores, mask, clip=0.2, kl_coef=0.1)          # your loss
+    clipped = align.ppo_loss(logp_new.detach(), logp_old, advantages, mask, clip=0.2)[1]       # share clipped
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -518,7 +693,7 @@ policy.eval()
 # has no such dial: it never samples, so it neither explores nor gets stuck — it only sees the pairs it is given.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 8.3 — the clipped objective
+# ### Exercise 8.6 — the clipped objective
 # A token had probability 0.30 under $\pi_\text{old}$ and now has 0.42 under $\pi_\theta$; its answer's advantage
 # is $A = +2$. With $\epsilon = 0.2$, what is the clipped surrogate $\min(\rho A, \text{clip}(\rho, 0.8, 1.2) A)$?
 # Store it in `surrogate_up`. And for a token with $A = -2$ whose probability fell from 0.30 to 0.15, in
@@ -538,11 +713,11 @@ surrogate_down = min(rho_down * -2, max(0.8, min(rho_down, 1.2)) * -2)
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("8.3a", surrogate_up, 2.4, hint="ρ = 1.4 is clipped to 1.2; 1.2 × 2 = 2.4 < 2.8.")
-check("8.3b", surrogate_down, -1.6, hint="ρ = 0.5 is clipped to 0.8; min(−1.0, −1.6) = −1.6.")
-package_surrogate = -ppo_loss(torch.log(torch.tensor([[0.42]])), torch.log(torch.tensor([[0.30]])),
+check("8.6a", surrogate_up, 2.4, hint="ρ = 1.4 is clipped to 1.2; 1.2 × 2 = 2.4 < 2.8.")
+check("8.6b", surrogate_down, -1.6, hint="ρ = 0.5 is clipped to 0.8; min(−1.0, −1.6) = −1.6.")
+package_surrogate = -align.ppo_loss(torch.log(torch.tensor([[0.42]])), torch.log(torch.tensor([[0.30]])),
                               torch.tensor([2.0]), torch.ones(1, 1, dtype=torch.bool), clip=0.2)[0].item()
-check_true("8.3c", ... if surrogate_up is ... else  # `...`: not attempted yet
+check_true("8.6c", ... if surrogate_up is ... else  # `...`: not attempted yet
            abs(package_surrogate - surrogate_up) < 1e-5,
            message_if_false="your surrogate_up differs from course_utils.align.ppo_loss",
            hint="ppo_loss returns minus the surrogate, averaged over tokens.")
@@ -696,7 +871,8 @@ assert ppo_scores["kl"] > max(dpo_scores["kl"], oracle_scores["kl"]), "PPO with 
 #   judged one question type well and most others near chance.
 # - A response's log-probability is the sum over its tokens; DPO's implicit reward is
 #   $\beta \log \pi/\pi_\text{ref}$, and its loss is Bradley–Terry on implicit rewards.
-# - PPO: rollout, score, KL penalty, advantage, clipped surrogate $\min(\rho A, \text{clip}(\rho)A)$.
+# - PPO: rollout, score, KL penalty, advantage, clipped surrogate $\min(\rho A, \text{clip}(\rho)A)$. You wrote
+#   the Bradley–Terry, DPO and PPO losses; the reward model, DPO and the PPO iteration trained with yours.
 # - Judged by storyworld's ground truth (win-rate, answer accuracy, KL from the reference), a few dozen
 #   alignment steps barely changed how often the model tells the truth, and taught it nothing it could not
 #   already do; PPO is only as truthful as its reward model.

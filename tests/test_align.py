@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from course_utils import storyworld
-from course_utils.align import (bradley_terry_loss, dpo_loss, ppo_loss, ppo_step, preference_examples,
-                                reward_inputs, sequence_logprob, token_kl, token_logprobs)
+from course_utils.align import (bradley_terry_loss, dpo_loss, kl_penalized_advantages, ppo_loss, ppo_step,
+                                preference_examples, reward_inputs, sequence_logprob, token_kl, token_logprobs)
 from course_utils.finetune import (IGNORE_INDEX, collate, extend_tokenizer, format_qa_prompt,
                                    template_pieces)
 from course_utils.model import GPT, GPTConfig
@@ -89,6 +89,18 @@ def test_ppo_loss_clips_the_ratio():
     assert (new.grad[0] == 0).all() and (new.grad[1] != 0).all()
     with pytest.raises(ValueError, match="clip must be a number >= 0"):
         ppo_loss(old.clone(), old, adv, mask, clip=-0.2)
+
+
+def test_kl_penalized_advantages():
+    scores = torch.tensor([1.0, 0.0, 0.5])
+    old = torch.tensor([[-1.0, -2.0], [-1.0, 0.0], [-0.5, -0.5]])
+    ref = torch.tensor([[-1.5, -2.0], [-0.5, 0.0], [-0.5, -0.5]])
+    advantages, kl, rewards = kl_penalized_advantages(scores, old, ref, kl_coef=0.5)
+    assert kl.tolist() == [0.5, -0.5, 0.0]                    # Σ_t log π_old − log π_ref per response
+    assert rewards.tolist() == [0.75, 0.25, 0.5]              # drifting from the reference costs reward
+    assert advantages.mean().abs() < 1e-6 and advantages.std().item() == pytest.approx(1.0, abs=1e-6)
+    same, _, _ = kl_penalized_advantages(scores, old, old, kl_coef=0.5)   # no drift: the scores alone, scaled
+    assert torch.allclose(same, (scores - scores.mean()) / scores.std(), atol=1e-6)
 
 
 def test_reward_inputs_pad_and_measure():
