@@ -11,6 +11,8 @@ References:
 2) Shazeer 2019, "Fast Transformer Decoding: One Write-Head is All You Need" (multi-query attention)
 3) Ainslie et al. 2023, "GQA: Training Generalized Multi-Query Transformer Models" (grouped-query attention)
 4) Karpathy, nanoGPT model.py: https://github.com/karpathy/nanoGPT/blob/master/model.py
+5) Beltagy et al. 2020, "Longformer"; Jiang et al. 2023, "Mistral 7B" (sliding-window attention,
+   ``causal_mask(T, window=w)``)
 
 Shapes in comments: B = batch, T = time (tokens), C = channels (d_model), nh = query heads,
 nkv = key/value heads, hs = head size (C // nh), Tq/Tk = query/key lengths.
@@ -31,22 +33,30 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .validation import is_number
+from .validation import is_int, is_number
 
 __all__ = ["causal_mask", "padding_mask", "scaled_dot_product_attention", "MultiHeadAttention",
            "kv_cache_bytes", "copy_from_torch_multihead", "copy_from_gpt_attention", "allocated_bytes"]
 
 
-def causal_mask(T_q: int, T_k: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(T_q: int, T_k: int | None = None, device: torch.device | str | None = None,
+                window: int | None = None) -> torch.Tensor:
     """(T_q, T_k) bool, True where query i may attend to key j: j <= i (the lower triangle).
 
     With T_k > T_q the queries are the *last* T_q positions (as when new tokens attend to a cache of
     earlier ones), so query i sits at position T_k - T_q + i. For T_q == T_k this is ``torch.ones(T, T).tril()``.
+    window: sliding-window attention (Longformer, Mistral): query i sees only the last ``window`` keys,
+    i - window < j <= i, a band of that width below the diagonal. None (or window >= T_k) is full causal.
     """
     T_k = T_q if T_k is None else T_k
     if T_q < 0 or T_k < 0:
         raise ValueError(f"lengths must be >= 0, got T_q={T_q}, T_k={T_k}")
-    return torch.ones(T_q, T_k, dtype=torch.bool, device=device).tril(diagonal=T_k - T_q)
+    mask = torch.ones(T_q, T_k, dtype=torch.bool, device=device).tril(diagonal=T_k - T_q)
+    if window is not None:
+        if not is_int(window) or window < 1:
+            raise ValueError(f"window must be an int >= 1 (the query itself counts), got {window!r}")
+        mask = mask.triu(diagonal=T_k - T_q - window + 1)               # drop keys window or more behind
+    return mask
 
 
 def padding_mask(lengths, T: int, device: torch.device | str | None = None) -> torch.Tensor:

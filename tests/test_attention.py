@@ -39,6 +39,36 @@ def test_causal_mask_is_the_lower_triangle_and_aligns_queries_to_the_end():
         causal_mask(-1)
 
 
+def test_sliding_window_mask_is_a_band_of_the_causal_mask():
+    # query i sees keys i - window < j <= i
+    assert causal_mask(4, window=2).int().tolist() == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    assert torch.equal(causal_mask(5, window=1), torch.eye(5, dtype=torch.bool))
+    assert torch.equal(causal_mask(5, window=5), causal_mask(5))
+    assert torch.equal(causal_mask(5, window=50), causal_mask(5))
+    # with a cache: the two queries are positions 3 and 4 of 5, each sees its last 2 keys
+    assert causal_mask(2, 5, window=2).int().tolist() == [[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="window"):
+            causal_mask(3, window=bad)
+
+
+def test_sliding_window_attention_in_blocks_equals_the_masked_version():
+    """Notebook 03 computes the band one block of `window` queries at a time, each block's mask being
+    causal_mask(queries, keys, window=w) with the queries aligned to the end of the keys."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 3, 13, 8).unbind(0)
+    for w in (1, 2, 4, 13, 20):
+        dense = scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(13, window=w))
+        blocks = []
+        for start in range(0, 13, w):
+            stop, first = min(start + w, 13), max(0, start - w + 1)
+            band = causal_mask(stop - start, stop - first, window=w)
+            blocks.append(scaled_dot_product_attention(q[..., start:stop, :], k[..., first:stop, :],
+                                                       v[..., first:stop, :], attn_mask=band))
+        assert max_diff(torch.cat(blocks, dim=-2), dense) < TOL
+        assert max_diff(dense, F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(13, window=w))) < TOL
+
+
 def test_padding_mask_hides_padding_keys_and_broadcasts():
     mask = padding_mask([3, 1, 0], 4)
     assert mask.shape == (3, 1, 1, 4)
