@@ -33,12 +33,19 @@
 #    closed vocabulary for the template;
 # 4. measure catastrophic forgetting, and limit it by mixing in pretraining data or with LoRA;
 # 5. build LoRA from scratch, count its parameters, merge it into the weights, and sweep its rank;
-# 6. say how fine-tuning differs from pretraining in data, learning rate and compute.
+# 6. write few-shot prompts, measure accuracy against the number of solved examples, and say why in-context
+#    learning needs scale;
+# 7. write a chat template with roles and special tokens, mask the loss to the assistant's turns, and score a
+#    multi-turn conversation turn by turn;
+# 8. say how fine-tuning differs from pretraining in data, learning rate and compute.
 #
-# **Time:** about 30 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
+# **Time:** about 40 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
 import copy
+import html
+import random
+import re
 import time
 from collections import Counter, defaultdict
 
@@ -46,14 +53,16 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from IPython.display import HTML, display
 
 from course_utils import storyworld
 from course_utils.checks import check, check_function, check_true, summary
-from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, answer_correct, build_example, build_lm_example,
-                                   collate, count_parameters, extend_tokenizer, finetune, format_qa_prompt,
+from course_utils.finetune import (CHAT_SPECIALS, END_OF_MESSAGE, IGNORE_INDEX, ChatTokenizer, GPTClassifier,
+                                   answer_correct, build_example, build_lm_example, chat_example, collate,
+                                   count_parameters, extend_tokenizer, few_shot_prompt, finetune, format_qa_prompt,
                                    format_qa_response, freeze, generate_responses, hidden_states, lm_loss,
-                                   new_pieces, qa_examples, question_kind, resize_token_embeddings,
-                                   template_pieces, train_only_rows)
+                                   new_pieces, qa_examples, question_kind, render_chat, resize_token_embeddings,
+                                   role_token, template_pieces, train_only_rows)
 from course_utils.lora import LoRALinear, apply_lora, merge_lora, trainable_fraction, trainable_parameters
 from course_utils.model import load_storyworld_gpt
 
@@ -278,6 +287,7 @@ print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_sh
 #   models to the 175B one. Models of our size gain little from it.
 #
 # For a small model the answer is to train on the examples instead: fine-tuning, the rest of this notebook.
+# Section 6 measures in-context learning anyway, on questions short enough for four examples to fit.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Instruction fine-tuning (SFT)
@@ -791,14 +801,391 @@ check_true("7.4b", ... if merged_weight is ... else  # `...`: not attempted yet
            hint="Subtract the frozen weight: what is left is (α/r) B A.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Few-shot in-context learning, measured
+#
+# Section 2 set in-context learning aside because a whole story fills most of the 128-token window. Shrink the
+# story instead. For three kinds of question — the toy's colour, the friend's name and the final feeling — the
+# answer stands in **one sentence** of the story, and that sentence is enough context. The task format is
+# section 3's Q&A template around that one sentence: about 25 tokens per solved example, so four examples and
+# the question fit in the window (a **$k$-shot prompt**):
+#
+# ```
+# \n<sentence 1>\nQ: <question 1>\nA: <answer 1>\n ... \n<sentence k>\nQ: <question k>\nA: <answer k>\n
+# \n<sentence>\nQ: <question>\nA:
+# ```
+#
+# The solved examples come from training stories and ask the same kind of question; the questions come from the
+# 100 held-out stories.
+
+# %% slideshow={"slide_type": "-"}
+SHOT_KINDS = ("colour", "friend", "feeling")
+SHOTS = (0, 1, 2, 4)
+
+
+def answer_sentence(story, answer):
+    """The first sentence of the story that contains the answer: 'She had a white drum.' for 'white'."""
+    return next(s.strip() for s in re.findall(r"[^.!?]+[.!?]", story.text) if f" {answer}" in s)
+
+
+def one_sentence_questions(stories):
+    """(sentence, question, answer, kind) for the colour, friend and feeling questions of each story."""
+    return [(answer_sentence(s, qa.answer), qa.question, qa.answer, question_kind(qa.question))
+            for s in stories for qa in s.qa if question_kind(qa.question) in SHOT_KINDS]
+
+
+solved_pool = defaultdict(list)                      # kind -> solved examples from training stories
+for sentence, question, answer, kind in one_sentence_questions(qa_train):
+    solved_pool[kind].append((sentence, question, answer))
+queries = one_sentence_questions(qa_val)
+rng = random.Random(0)
+drawn = [rng.sample(solved_pool[kind], max(SHOTS)) for *_, kind in queries]  # k shots = the first k drawn
+print(f"{len(queries)} held-out questions {dict(Counter(kind for *_, kind in queries))}; "
+      f"{sum(map(len, solved_pool.values()))} solved examples to draw from\n")
+print(few_shot_prompt(drawn[0][:2], *queries[0][:2]))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7.5 — a few-shot prompt
+# Write `write_few_shot_prompt(shots, story, question)`: `shots` is a list of solved examples
+# `(story, question, answer)`; return each of them in the Q&A template, answer and its newline included, then
+# `story` and `question` up to `A:`. With no shots it is `format_qa_prompt(story, question)`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `format_qa_prompt(s, q) + format_qa_response(a)` is one solved example; join them all, then add
+# `format_qa_prompt(story, question)`.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def write_few_shot_prompt(shots, story, question):
+    # BEGIN SOLUTION
+    solved = "".join(format_qa_prompt(s, q) + format_qa_response(a) for s, q, a in shots)
+    return solved + format_qa_prompt(story, question)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+check_function("7.5", write_few_shot_prompt,
+               [((drawn[i][:k], *queries[i][:2]), few_shot_prompt(drawn[i][:k], *queries[i][:2]))
+                for i, k in ((0, 0), (1, 1), (2, 4), (150, 2))],
+               hint="Each solved example ends with its answer's newline; the new question ends with 'A:'.")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Measure.** The same held-out questions with 0, 1, 2 and 4 solved examples, scored exactly as in section 3
+# (`answer_correct`: greedy decoding writes the true answer and stops), for two models:
+#
+# - the **pretrained** model (with the extended vocabulary, no fine-tuning): in-context learning proper;
+# - the **SFT** model of section 3, fine-tuned on whole stories with one question each and never shown an
+#   example before a question.
+#
+# Exact answers are a hard bar for a model that has never seen `Q:`. A softer one: at the answer's first
+# position, how much probability goes to the right **kind** of word (any colour, any name, any feeling)?
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+LEX = storyworld.LEXICON
+kind_words = {"colour": LEX.colours, "friend": LEX.names["female"] + LEX.names["male"],
+              "feeling": LEX.happy_emotions + LEX.sad_emotions}
+kind_ids = {kind: [sft_tokenizer.stoi[" " + w] for w in words] for kind, words in kind_words.items()}
+start = time.perf_counter()
+fs_examples = {k: [build_example(sft_tokenizer, few_shot_prompt(d[:k], sentence, question), format_qa_response(answer))
+                   for (sentence, question, answer, _), d in zip(queries, drawn)] for k in SHOTS}
+
+
+@torch.no_grad()
+def right_kind_probability(model, examples):
+    """Mean probability, at each answer's first position, of the words of the answer's kind."""
+    x, y = collate(examples, PAD)
+    probs = model(x)[0].softmax(-1)
+    first = [int((e.targets == IGNORE_INDEX).sum()) for e in examples]
+    return sum(probs[i, t, kind_ids[kind]].sum().item() for i, (t, (*_, kind)) in enumerate(zip(first, queries))) / len(examples)
+
+
+few_shot = {name: {k: answer_correct(model, fs_examples[k], PAD).float().mean().item() for k in SHOTS}
+            for name, model in (("pretrained", extended), ("SFT", full_model))}
+kind_mass = {k: right_kind_probability(extended, fs_examples[k]) for k in SHOTS}
+print(f"longest prompt: {max(len(e.input_ids) for e in fs_examples[4])} tokens; "
+      f"{2 * len(SHOTS) * len(queries)} prompts scored in {time.perf_counter() - start:.1f}s\n")
+print(f"{'shots':>5}{'pretrained':>12}{'P(right kind)':>15}{'SFT':>8}")
+for k in SHOTS:
+    print(f"{k:>5}{few_shot['pretrained'][k]:>12.1%}{kind_mass[k]:>15.3f}{few_shot['SFT'][k]:>8.1%}")
+sft_whole = sum(after_by_type[k] for k in SHOT_KINDS) / len(SHOT_KINDS)
+guess_whole = sum(guess_acc[k] for k in SHOT_KINDS) / len(SHOT_KINDS)
+print(f"\nSFT on whole stories, same three kinds (section 3): {sft_whole:.1%}; story-blind guess {guess_whole:.1%}")
+assert max(few_shot["pretrained"].values()) < 0.02, "the pretrained model answers none, with or without examples"
+assert max(kind_mass.values()) < 0.01, "and gives under 1% to the right kind of word at any number of shots"
+assert few_shot["SFT"][0] < 0.08, "the SFT model, trained on whole stories, fails on one sentence without examples"
+assert few_shot["SFT"][4] > few_shot["SFT"][0] + 0.04, "examples in the prompt help it a little"
+assert max(few_shot["SFT"].values()) < sft_whole - 0.2, "still far below its accuracy on whole stories"
+
+# %% slideshow={"slide_type": "-"}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+axes[0].plot(SHOTS, [few_shot["pretrained"][k] for k in SHOTS], "o-", label="pretrained, k shots")
+axes[0].plot(SHOTS, [few_shot["SFT"][k] for k in SHOTS], "o-", label="SFT, k shots")
+axes[0].axhline(sft_whole, color="C1", ls="--", label="SFT on whole stories (section 3)")
+axes[0].axhline(guess_whole, color="gray", ls=":", label="story-blind guess")
+axes[0].set(xlabel="solved examples in the prompt (k)", ylabel="exact-answer accuracy", xticks=SHOTS,
+            ylim=(-0.03, 1.03), title="Held-out one-sentence questions")
+axes[0].legend(fontsize=8)
+axes[1].plot(SHOTS, [kind_mass[k] for k in SHOTS], "o-", color="C0")
+axes[1].set(xlabel="solved examples in the prompt (k)", ylabel="probability", yscale="log", xticks=SHOTS,
+            title="Pretrained: P(a word of the right kind) as the answer")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Reading it.** The pretrained model answers none of the 300 questions, with or without examples, and even
+# with four in front of it gives under 1% of its probability to the right kind of word: `Q`, `:` and `A` are
+# the untrained average rows of section 3.1, and it carries on writing a story. The SFT model knows the
+# template but learned to answer after a whole story; after one sentence it answers almost nothing. Two or four
+# solved examples help it somewhat, and it stays far below what it reaches on whole stories. For a model this
+# small, training on the right inputs beats showing examples in the prompt.
+#
+# **Why scale matters.** Continuing a pattern shown in the prompt is itself a skill the model must have picked
+# up in pretraining: spot that the text repeats a structure (sentence, question, answer), find in the new input
+# the part that plays the answer's role, copy it. The GPT-3 paper (Brown et al. 2020) measured this on dozens of
+# tasks with eight model sizes from 125 million to 175 billion parameters: zero-shot accuracy grew slowly with
+# size, few-shot accuracy much faster, so the gain the examples bring widened with the model, and the smallest
+# models gained little. Two reasons usually given: a large model trained on a huge, varied corpus has met
+# countless repeated patterns inside one document (lists, tables, FAQ pages, dialogues) and has the capacity
+# for general copy-and-match circuits (the *induction heads* Olsson et al. 2022 watched form during
+# training); ours has 832,128 parameters, about 200,000 times fewer than GPT-3, and storyworld never puts two
+# questions, or two stories, in one document.
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Chat format and multi-turn dialogue
+#
+# An assistant is a model fine-tuned to read and write **conversations**. A conversation is still one token
+# sequence, written in a fixed **chat template**: each message opens with a token that names its **role** and
+# closes with an end-of-message token. Ours:
+#
+# ```
+# <|system|>Once upon a time, ...<|end|><|user|> Who did Lucy meet?<|end|><|assistant|> Jack<|end|><|user|> ...
+# ```
+#
+# - **system**: the setting the whole conversation rests on (here, the story); **user**: the questions;
+#   **assistant**: the model's replies;
+# - the role and end markers are **special tokens**: each one token of its own, not built from word pieces, so
+#   a story or a question cannot look like a role marker — provided text from users may not contain them:
+#   production tokenizers encode user text with special tokens disabled (tiktoken refuses them by default), or
+#   a user could type `<|assistant|>` and write the model's part;
+# - `<|end|>` after an assistant reply is how the model says "your turn": generation stops there, as the SFT
+#   answer's newline did.
+#
+# Real templates have the same parts: ChatML writes `<|im_start|>user\n...<|im_end|>`, Llama 3
+# `<|start_header_id|>user<|end_header_id|>\n\n...<|eot_id|>`; a model's tokenizer ships its template, and
+# a model answers well only in the template it was tuned on.
+#
+# **Special tokens in a word tokenizer.** The word pattern cuts `<|user|>` into five pieces. A tokenizer
+# with special tokens matches them first, whole, and splits only the text between them
+# (`course_utils.finetune.ChatTokenizer`; tiktoken does the same for the special tokens it is allowed to
+# encode). The model gets four new embedding rows, started at the mean as in section 3.1.
+
+# %% slideshow={"slide_type": "-"}
+chat_tokenizer = ChatTokenizer(sft_tokenizer.itos)        # section 3's vocabulary + 4 special tokens
+CHAT_PAD = chat_tokenizer.stoi["\n"]
+print("word pattern:", sft_tokenizer.split("<|user|> Who"), "\nwith specials:", chat_tokenizer.split("<|user|> Who"))
+print(f"vocabulary {sft_tokenizer.vocab_size} → {chat_tokenizer.vocab_size}: "
+      + ", ".join(f"{t} = ID {chat_tokenizer.stoi[t]}" for t in CHAT_SPECIALS))
+
+
+def story_chat(story, qas):
+    """A conversation about one story: the story as the system message, then one user/assistant turn per
+    question. A question and an answer start with a space, as in section 3's template."""
+    messages = [("system", story.text)]
+    for qa in qas:
+        messages += [("user", " " + qa.question), ("assistant", " " + qa.answer)]
+    return messages
+
+
+def conversations(stories, max_turns=3, seed=0, full_only=False):
+    """Each story's questions in a random order, as many turns as fit the 128-token window (at most max_turns);
+    with full_only, only the conversations where all max_turns fit."""
+    rng = random.Random(seed)
+    out = []
+    for story in stories:
+        qas = rng.sample(story.qa, len(story.qa))
+        n = max_turns
+        while n and len(chat_example(chat_tokenizer, story_chat(story, qas[:n])).input_ids) > base.config.block_size:
+            n -= 1
+        if n == max_turns or (n > 0 and not full_only):
+            out.append(story_chat(story, qas[:n]))
+    return out
+
+
+chat_train = [chat_example(chat_tokenizer, m) for seed in (0, 1) for m in conversations(qa_train, seed=seed)]
+chat_stories = storyworld.load_split("validation", 200).stories
+chat_val_messages = conversations(chat_stories, full_only=True)
+chat_val = [chat_example(chat_tokenizer, m) for m in chat_val_messages]
+print(f"\ntraining: {len(chat_train)} conversations of 1–3 turns from the 400 training stories; "
+      f"held out: three turns fit beside {len(chat_val)} of {len(chat_stories)} validation stories")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **The loss on the assistant's turns only.** As in section 3.2, every target outside what the model must
+# write is $-100$: the story, the questions and the role tokens are context. What is scored is each reply and
+# its closing `<|end|>` — predicted from the token before it, so the first scored target is a reply's first
+# token, predicted at `<|assistant|>`. In green, the tokens the loss scores:
+
+# %% slideshow={"slide_type": "-"}
+def mask_html(tokenizer, example):
+    """The example's tokens in boxes: scored targets on green, special tokens in grey."""
+    ids = example.input_ids.tolist() + example.targets[-1:].tolist()
+    scored = [False] + (example.targets != IGNORE_INDEX).tolist()      # token t + 1 is target t
+    boxes = []
+    for token, is_scored in zip(ids, scored):
+        piece = tokenizer.itos[token]
+        style = "background:#a8e0a0;" if is_scored else "color:#888;" if piece in CHAT_SPECIALS else ""
+        boxes.append(f'<span style="{style}border:1px solid #ccc;padding:0 2px;white-space:pre">'
+                     f'{html.escape(piece)}</span>')
+    return '<div style="font-family:monospace;line-height:2">' + "".join(boxes) + "</div>"
+
+
+demo_chat = chat_val[0]
+display(HTML(mask_html(chat_tokenizer, demo_chat)))
+replies = [m for m in chat_val_messages[0] if m[0] == "assistant"]
+n_reply = sum(len(chat_tokenizer.encode(content)) + 1 for _, content in replies)
+print(f"{demo_chat.n_scored} of {len(demo_chat.targets)} targets are scored: the {len(replies)} replies and their <|end|>")
+assert demo_chat.n_scored == n_reply
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7.6 — the chat template and its loss mask
+# Write `chat_input_targets(messages)` for a list of `(role, content)` messages: the tokens are, message by
+# message, the role token (`chat_tokenizer.stoi["<|user|>"]`, ...), the content's tokens and the `<|end|>`
+# token. Return `(inputs, targets)` as lists: inputs all tokens but the last, targets all but the first, and
+# every target that is not part of an assistant message (its content or its `<|end|>`) replaced by `-100`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# Build two lists side by side: the token IDs, and for each token whether it is scored (`False` for every
+# role token, `role == "assistant"` for the content and the `<|end|>`). Target $t$ is token $t+1$, so it
+# keeps its value when token $t+1$ is scored: use `scored[1:]`.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def chat_input_targets(messages):
+    # BEGIN SOLUTION
+    ids, scored = [], []
+    for role, content in messages:
+        body = chat_tokenizer.encode(content) + [chat_tokenizer.stoi["<|end|>"]]
+        ids += [chat_tokenizer.stoi[f"<|{role}|>"]] + body
+        scored += [False] + [role == "assistant"] * len(body)
+    targets = [t if s else -100 for t, s in zip(ids[1:], scored[1:])]
+    return ids[:-1], targets
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+def _reference(messages):
+    example = chat_example(chat_tokenizer, messages)
+    return example.input_ids.tolist(), example.targets.tolist()
+
+
+check_function("7.6", chat_input_targets, [((m,), _reference(m)) for m in (
+    [("user", " Who is the story about?"), ("assistant", " Sam")],
+    chat_val_messages[1],
+    [("system", "Once"), ("user", " Who?"), ("assistant", " Tom"), ("assistant", " Sue"), ("user", " Where?")],
+)], hint="Score an assistant's content and its <|end|>, never a role token or a user's words; "
+         "target t is token t + 1.")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Train.** Start from the SFT model of section 3 (it already answers in the Q&A format), add the four
+# special tokens, and fine-tune briefly on the conversations: 40 steps of 16. Then score each turn of the
+# held-out conversations with the true earlier answers in the history (teacher forcing, as `answer_correct`
+# does): a turn is right when greedy decoding writes its reply exactly and closes it with `<|end|>`.
+# The questions come in a random order, so turn 1, 2 and 3 ask the same mix of questions.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+@torch.no_grad()
+def turn_correct(model, examples, pad_id):
+    """(conversations, turns) booleans: does greedy decoding write each assistant reply exactly, given the
+    true history? A turn is a run of consecutive scored targets."""
+    x, y = collate(examples, pad_id)
+    right = ((model(x)[0].argmax(-1) == y) | (y == IGNORE_INDEX)).tolist()
+    out = []
+    for row, example in zip(right, examples):
+        scored, turns = (example.targets != IGNORE_INDEX).tolist(), []
+        for t, is_scored in enumerate(scored):
+            if is_scored and (t == 0 or not scored[t - 1]):
+                turns.append(True)                           # a reply starts
+            if is_scored:
+                turns[-1] &= row[t]
+        out.append(turns)
+    return torch.tensor(out)
+
+
+start = time.perf_counter()
+chat_model = resize_token_embeddings(full_model, sft_tokenizer, chat_tokenizer)
+freeze(chat_model, frozen=False)
+before_turns = turn_correct(chat_model, chat_val, CHAT_PAD).float().mean(0)
+chat_losses = finetune(chat_model, chat_train, steps=40, batch_size=16, lr=1e-3, pad_id=CHAT_PAD)
+chat_turns = turn_correct(chat_model, chat_val, CHAT_PAD).float().mean(0)
+chat_seconds = time.perf_counter() - start
+single = [build_example(sft_tokenizer, format_qa_prompt(messages[0][1], question.strip()),
+                        format_qa_response(answer.strip()))
+          for messages in chat_val_messages for (_, question), (_, answer) in zip(messages[1::2], messages[2::2])]
+alone = answer_correct(full_model, single, PAD).view(len(chat_val), 3).float().mean(0)
+print(f"40 steps in {chat_seconds:.1f}s; loss {chat_losses[0]:.2f} → {sum(chat_losses[-5:]) / 5:.2f}\n")
+print(f"{'':<44}{'turn 1':>8}{'turn 2':>8}{'turn 3':>8}")
+print(f"{'SFT model in the chat template, untrained':<44}" + "".join(f"{a:>8.1%}" for a in before_turns))
+print(f"{'chat model (40 steps from SFT)':<44}" + "".join(f"{a:>8.1%}" for a in chat_turns))
+print(f"{'SFT model, each question alone, Q&A template':<44}" + "".join(f"{a:>8.1%}" for a in alone))
+assert before_turns.max() == 0, "untrained on the template, the SFT model answers no turn"
+assert abs(chat_turns.mean() - alone.mean()) < 0.12, "after 40 steps, about as good as SFT asked one question at a time"
+assert chat_turns.min() > 0.3 and chat_turns.max() - chat_turns.min() < 0.2, "later turns about as good as the first"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Reading it.** Before training, the SFT model answers no turn: `<|assistant|>` is a new, average token and
+# nothing tells it an answer comes next. Forty steps, a few seconds, teach the template: the chat model answers
+# roughly half of the questions, about as well as the SFT model asked each question alone in its own template,
+# and later turns about as well as the first — the earlier questions and answers in the history neither help
+# nor confuse it (each turn counts 108 questions, so a few points either way are noise). What the chat format
+# adds is structure: roles the model tells apart, replies it closes, several questions about one story in one
+# window. The window is also its limit here: three turns fit beside only about half of the stories.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **A conversation.** Now with the model's own replies in the history, as in use: each turn appends the
+# user's question and `<|assistant|>`, and the model writes until it closes its reply with `<|end|>`.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+END_ID = chat_tokenizer.stoi[END_OF_MESSAGE]
+
+
+def converse(model, story, questions):
+    """Ask the questions one after another; each reply is generated and stays in the history.
+    Returns the messages and, per reply, whether the model closed it with <|end|>."""
+    messages, closed = [("system", story)], []
+    for question in questions:
+        messages.append(("user", " " + question))
+        prompt = chat_tokenizer.encode(render_chat(messages) + role_token("assistant"))
+        room = min(6, model.config.block_size - len(prompt))     # the window is 128 tokens
+        if room < 1:
+            break
+        reply = generate_responses(model, [prompt], max_new_tokens=room, stop_id=END_ID)[0]
+        closed.append(reply[-1] == END_ID)
+        messages.append(("assistant", chat_tokenizer.decode(reply).removesuffix(END_OF_MESSAGE)))
+    return messages, closed
+
+
+talk = chat_val_messages[3]
+said, closed = converse(chat_model, talk[0][1], [content.strip() for role, content in talk if role == "user"])
+print(talk[0][1], "\n")
+for (role, content), (_, truth) in zip(said[1:], talk[1:]):
+    mark = "" if role == "user" else "✓" if content == truth else f"✗ (true:{truth})"
+    print(f"{role:>9}:{content} {mark}")
+assert len(closed) == 3 and all(closed), "the chat model closes every reply with <|end|>: it hands the turn back"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Every reply is well formed and closed. Whether it is right follows section 3's pattern: the hero and the
+# friend nearly always, details often hallucinated.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 # - Fine-tuning is supervised learning from pretrained weights: a few hundred labeled examples, a lower
 #   learning rate, seconds of compute. The steps: prepare data, preprocess, prepare the model, initial
 #   predictions, train, evaluate, predict.
 # - **Classification:** a linear head on the last token's hidden state. Head alone: 387 parameters and cheap
 #   (frozen layers run once); unfreezing the top blocks learned the topic in 60 steps. Labels the LM already
-#   predicts (the ending) need no fine-tuning at all: zero-shot works. Few-shot examples in the prompt
-#   (in-context learning) change no weights but cost context, and help large models more than small ones.
+#   predicts (the ending) need no fine-tuning at all: zero-shot works.
 # - **Instruction SFT:** a prompt template, new tokens for it (copied weights, mean-initialized rows, old logits
 #   proven unchanged), and a loss masked to the response. The model learned the format and the questions
 #   pretraining prepared it for; on details it hallucinates plausible answers.
@@ -807,6 +1194,13 @@ check_true("7.4b", ... if merged_weight is ... else  # `...`: not attempted yet
 # - **LoRA:** $W + \frac{\alpha}{r} BA$ with $B = 0$ at the start; a few percent of the parameters (rank 1:
 #   under 1%) matched full fine-tuning here; merged weights give the same outputs. Only the adapters need
 #   gradients and AdamW state, which is why LoRA fine-tunes a 7B model on one GPU.
+# - **Few-shot prompting:** solved examples before the question, no weight changes. On one-sentence questions
+#   (four examples fit in the window) our pretrained model answered none at any number of shots, and the SFT
+#   model gained only a little from them: in-context learning grows with scale (GPT-3), and a model this small
+#   learns a task from training, not from its prompt.
+# - **Chat:** `<|role|>message<|end|>` with special tokens matched before the word pattern; the loss on the
+#   assistant's replies and their `<|end|>` only. Forty steps from the SFT model taught the template; three
+#   questions about one story in one conversation, each turn about as accurate as one question asked alone.
 #
 # **Next:** [08 · Alignment](08_alignment.ipynb) — reward models, DPO and PPO against hallucinated answers.
 
