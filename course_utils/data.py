@@ -3,7 +3,8 @@
 - ``SlidingWindowDataset``: (context, next-token target) pairs cut from one long token stream.
 - ``mask_tokens`` / ``span_corrupt``: the same text made into masked-LM (BERT) and span-corruption (T5)
   examples.
-- ``exact_duplicates``, ``minhash_signature``, ``near_duplicates``, ``scrub_pii``: cleaning a web-like corpus.
+- ``exact_duplicates``, ``minhash_signature``, ``estimate_jaccard``, ``near_duplicates``, ``scrub_pii``: cleaning
+  a web-like corpus (``shingle_hash`` is the family of hash functions MinHash draws from).
 
 Notebook 05 builds each of these step by step.
 """
@@ -20,7 +21,8 @@ import torch
 from .validation import check_token_ids, is_int, is_number
 
 __all__ = ["SlidingWindowDataset", "mask_tokens", "span_corrupt", "exact_duplicates", "shingles",
-           "minhash_signature", "jaccard", "near_duplicates", "scrub_pii", "PII_PATTERNS"]
+           "shingle_hash", "minhash_signature", "estimate_jaccard", "jaccard", "near_duplicates", "scrub_pii",
+           "PII_PATTERNS"]
 
 
 class SlidingWindowDataset(torch.utils.data.Dataset):
@@ -116,9 +118,14 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def _hash(shingle: str, seed: int) -> int:
+def shingle_hash(shingle: str, seed: int) -> int:
+    """Hash function number `seed` of a family: a 64-bit integer from BLAKE2b salted with the seed, so that each
+    seed orders the shingles in its own, effectively random way."""
     return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8, salt=seed.to_bytes(16, "little"))
                           .digest(), "little")
+
+
+_hash = shingle_hash
 
 
 def minhash_signature(shingle_set: set[str], num_perm: int = 64) -> list[int]:
@@ -128,13 +135,23 @@ def minhash_signature(shingle_set: set[str], num_perm: int = 64) -> list[int]:
         raise ValueError(f"num_perm must be an int >= 1 (hash functions in the signature), got {num_perm!r}")
     if not shingle_set:
         raise ValueError("cannot sign an empty set of shingles")
-    return [min(_hash(s, seed) for s in shingle_set) for seed in range(num_perm)]
+    return [min(shingle_hash(s, seed) for s in shingle_set) for seed in range(num_perm)]
+
+
+def estimate_jaccard(signature_a: Sequence[int], signature_b: Sequence[int]) -> float:
+    """The MinHash estimate of two sets' Jaccard similarity: the share of positions where their signatures agree."""
+    if len(signature_a) != len(signature_b) or not signature_a:
+        raise ValueError(f"signatures must be non-empty and of one length, got {len(signature_a)} and "
+                         f"{len(signature_b)}")
+    return sum(a == b for a, b in zip(signature_a, signature_b)) / len(signature_a)
 
 
 def near_duplicates(texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64, bands: int = 16,
-                    n: int = 5) -> list[tuple[int, int, float]]:
+                    n: int = 5, signature=minhash_signature,
+                    estimate=estimate_jaccard) -> list[tuple[int, int, float]]:
     """Pairs (i, j, estimated Jaccard) with i < j whose MinHash estimate is >= threshold. Locality-sensitive
-    hashing (signatures cut into `bands`) proposes candidate pairs without comparing every pair."""
+    hashing (signatures cut into `bands`) proposes candidate pairs without comparing every pair. `signature`
+    and `estimate` are the MinHash functions used (notebook 05 passes the student's own)."""
     if not is_number(threshold) or not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be a Jaccard similarity in [0, 1], got {threshold!r}")
     for name, value in (("num_perm", num_perm), ("bands", bands)):
@@ -143,7 +160,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.8, num_perm: int 
     if num_perm % bands:
         raise ValueError(f"num_perm ({num_perm}) must be divisible by bands ({bands})")
     rows = num_perm // bands
-    signatures = [minhash_signature(shingles(t, n), num_perm) for t in texts]
+    signatures = [signature(shingles(t, n), num_perm) for t in texts]
     buckets: dict[tuple, list[int]] = defaultdict(list)
     for i, sig in enumerate(signatures):
         for b in range(bands):
@@ -151,9 +168,9 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.8, num_perm: int 
     candidates = {(i, j) for members in buckets.values() for k, i in enumerate(members) for j in members[k + 1:]}
     pairs = []
     for i, j in sorted(candidates):
-        estimate = sum(a == b for a, b in zip(signatures[i], signatures[j])) / num_perm
-        if estimate >= threshold:
-            pairs.append((i, j, estimate))
+        similarity = estimate(signatures[i], signatures[j])
+        if similarity >= threshold:
+            pairs.append((i, j, similarity))
     return pairs
 
 

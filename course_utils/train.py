@@ -15,8 +15,8 @@ import torch
 
 from .validation import is_int, is_number
 
-__all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "TrainConfig", "TrainResult", "train", "evaluate",
-           "evaluate_text", "LiveLossPlot"]
+__all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "train_step", "TrainConfig", "TrainResult", "train",
+           "evaluate", "evaluate_text", "LiveLossPlot"]
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -66,6 +66,18 @@ def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int, min_lr_
         return max_lr * (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return max_lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               max_norm: float = 1.0) -> float:
+    """One optimizer step on a batch (B, T) -> (B, T): clear the old gradients, forward to the loss, backward,
+    clip the gradient norm to max_norm, update. Returns the batch's loss before the update."""
+    _, loss = model(x, y)
+    optimizer.zero_grad(set_to_none=True)   # else backward() adds to the previous step's gradients
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss.item()
 
 
 @torch.no_grad()
@@ -147,18 +159,14 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
             group["lr"] = lr_at(step, config.learning_rate, config.warmup_steps, config.max_steps)
         x, y = get_batch(train_ids, config.batch_size * world_size, core.config.block_size, generator)
         x, y = x[rank::world_size], y[rank::world_size]                  # this process's share
-        _, loss = model(x.to(device), y.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        loss = train_step(model, optimizer, x.to(device), y.to(device), config.grad_clip)
         result.steps.append(step)
-        result.train_loss.append(loss.item())
+        result.train_loss.append(loss)
         if (step + 1) % config.eval_interval == 0 or step + 1 == config.max_steps:
             val = evaluate(core, val_ids, max_windows=config.eval_windows)
             result.eval_steps.append(step + 1)
             result.val_loss.append(val)
-            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+            bar.set_postfix(train=f"{loss:.3f}", val=f"{val:.3f}")
             if on_eval is not None:
                 on_eval(result)
             model.train()

@@ -1,0 +1,269 @@
+"""Notebook 05's build-it exercises: each check cell, run on the course's version (passes), on a blank (not
+attempted yet) and on typical wrong versions (fails, naming the case), and the course's versions themselves."""
+
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from course_utils import checks, data, storyworld
+from course_utils import train as course_train
+from course_utils.checks import check_function
+from course_utils.data import shingle_hash, shingles
+from course_utils.model import GPT, GPTConfig
+from course_utils.train import get_batch
+
+NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "05_pretraining.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry(monkeypatch):
+    monkeypatch.setattr(checks, "_RESULTS", {})
+
+
+def run_check_cell(capsys, exercise: str, namespace: dict) -> str:
+    """Run the notebook's check cell for `exercise` in `namespace`; return what it printed."""
+    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
+    exec(cell, namespace)
+    return capsys.readouterr().out
+
+
+def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
+    ...
+
+
+# -- 5.1: lr_at -------------------------------------------------------------------------------------------
+
+
+def no_floor(step, max_lr, warmup_steps, total_steps, min_lr_ratio=0.1):   # decays to 0
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    p = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return max_lr * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def from_step_zero(step, max_lr, warmup_steps, total_steps, min_lr_ratio=0.1):   # decay not shifted by the warmup
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    p = min(1.0, step / total_steps)
+    return max_lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def no_cap(step, max_lr, warmup_steps, total_steps, min_lr_ratio=0.1):   # the cosine rises again after the end
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    p = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return max_lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def warmup_from_zero(step, max_lr, warmup_steps, total_steps, min_lr_ratio=0.1):   # step 0 gets rate 0
+    if step < warmup_steps:
+        return max_lr * step / warmup_steps
+    return course_train.lr_at(step, max_lr, warmup_steps, total_steps, min_lr_ratio)
+
+
+def divides_by_warmup(step, max_lr, warmup_steps, total_steps, min_lr_ratio=0.1):
+    rise = min(1.0, (step + 1) / warmup_steps)   # ZeroDivisionError without warmup
+    return max_lr * rise if step < warmup_steps else course_train.lr_at(step, max_lr, warmup_steps, total_steps,
+                                                                         min_lr_ratio)
+
+
+def schedule_namespace(fn) -> dict:
+    return dict(course_train=course_train, check_function=check_function, lr_at=fn)
+
+
+def test_schedule_check_passes_the_course_version(capsys):
+    assert run_check_cell(capsys, "5.1", schedule_namespace(course_train.lr_at)).strip() == \
+        "✅ Exercise 5.1: correct!"
+
+
+@pytest.mark.parametrize("fn, says", [(..., "not attempted yet"), (blank, "returned None")])
+def test_schedule_check_blank_falls_back(capsys, fn, says):
+    namespace = schedule_namespace(fn)
+    out = run_check_cell(capsys, "5.1", namespace)
+    assert says in out and "Using the course's version" in out
+    assert namespace["lr_at"] is course_train.lr_at
+
+
+@pytest.mark.parametrize("fn, case, says", [
+    (no_floor, 4, "expected 0.55"), (from_step_zero, 3, "expected 1"), (no_cap, 6, "expected 0.1"),
+    (warmup_from_zero, 1, "expected 0.1, got 0"), (divides_by_warmup, 7, "ZeroDivisionError"),
+])
+def test_schedule_check_rejects_wrong_versions(capsys, fn, case, says):
+    namespace = schedule_namespace(fn)
+    out = run_check_cell(capsys, "5.1", namespace)
+    assert f"on case {case} of 8, {fn.__name__}(" in out and says in out, out
+    assert namespace["lr_at"] is course_train.lr_at
+
+
+# -- 5.2: one training step ---------------------------------------------------------------------------------
+
+
+def no_zero_grad(model, optimizer, x, y, max_norm):
+    _, loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def clip_after_step(model, optimizer, x, y, max_norm):
+    _, loss = model(x, y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    return loss.item()
+
+
+def clip_values(model, optimizer, x, y, max_norm):   # clips each entry, not the norm
+    _, loss = model(x, y)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_value_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def returns_tensor(model, optimizer, x, y, max_norm):
+    _, loss = model(x, y)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss
+
+
+def step_namespace(fn) -> dict:
+    ids = torch.randint(40, (3000,), generator=torch.Generator().manual_seed(0))
+    return dict(torch=torch, GPT=GPT, GPTConfig=GPTConfig, get_batch=get_batch, course_train=course_train,
+                check_function=check_function, tokenizer=SimpleNamespace(vocab_size=40), train_ids=ids,
+                train_step=fn)
+
+
+def test_step_check_passes_the_course_version(capsys):
+    assert run_check_cell(capsys, "5.2", step_namespace(course_train.train_step)).strip() == \
+        "✅ Exercise 5.2: correct!"
+
+
+@pytest.mark.parametrize("fn, says", [(..., "not attempted yet"), (blank, "returned None")])
+def test_step_check_blank_falls_back(capsys, fn, says):
+    namespace = step_namespace(fn)
+    out = run_check_cell(capsys, "5.2", namespace)
+    assert says in out and "Using the course's version" in out
+    assert namespace["train_step"] is course_train.train_step
+
+
+@pytest.mark.parametrize("fn, case, says", [
+    (no_zero_grad, 3, "at [1]"), (clip_after_step, 2, "at [1]"), (clip_values, 2, "at [1]"),
+    (returns_tensor, 1, "use .item()"),
+])
+def test_step_check_rejects_wrong_versions(capsys, fn, case, says):
+    namespace = step_namespace(fn)
+    out = run_check_cell(capsys, "5.2", namespace)
+    assert f"on case {case} of 4, <lambda>(" in out and says in out, out
+    assert namespace["train_step"] is course_train.train_step
+
+
+def test_train_step_is_the_loop_of_train():
+    """course_utils.train.train is its train_step under lr_at: the same losses as stepping by hand."""
+    ids = torch.randint(30, (2000,), generator=torch.Generator().manual_seed(1))
+    config = GPTConfig(vocab_size=30, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    torch.manual_seed(0)
+    result = course_train.train(GPT(config), ids, ids, course_train.TrainConfig(max_steps=3, batch_size=4,
+                                warmup_steps=1, eval_interval=10), progress=False)
+    torch.manual_seed(0)
+    model = GPT(config)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                                  lr=3e-3, betas=(0.9, 0.95))
+    generator = course_train.set_seed(0)
+    losses = []
+    for step in range(3):
+        for group in optimizer.param_groups:
+            group["lr"] = course_train.lr_at(step, 3e-3, 1, 3)
+        x, y = get_batch(ids, 4, 8, generator)
+        losses.append(course_train.train_step(model, optimizer, x, y, 1.0))
+    assert losses == result.train_loss
+
+
+# -- 5.3: MinHash ---------------------------------------------------------------------------------------------
+
+
+def minhash_namespace(**functions) -> dict:
+    world = storyworld.StoryWorld(seed=0)
+    return dict(data=data, shingles=shingles, shingle_hash=shingle_hash, check_function=check_function,
+                clean_stories=[world.story(i).text for i in range(2)], **functions)
+
+
+def max_not_min(shingle_set, num_perm):
+    return [max(shingle_hash(s, seed) for s in shingle_set) for seed in range(num_perm)]
+
+
+def one_hash_function(shingle_set, num_perm):   # the same seed everywhere: num_perm copies of one number
+    return [min(shingle_hash(s, 0) for s in shingle_set)] * num_perm
+
+
+def smallest_hashes(shingle_set, num_perm):   # the num_perm smallest hashes of one function (a "bottom-k")
+    return sorted(shingle_hash(s, 0) for s in shingle_set)[:num_perm]
+
+
+def jaccard_of_sets(signature_a, signature_b):
+    a, b = set(signature_a), set(signature_b)
+    return len(a & b) / len(a | b)
+
+
+def out_of_64(signature_a, signature_b):
+    return sum(a == b for a, b in zip(signature_a, signature_b)) / 64
+
+
+def count_not_share(signature_a, signature_b):
+    return sum(a == b for a, b in zip(signature_a, signature_b))
+
+
+def test_minhash_checks_pass_the_course_version(capsys):
+    namespace = minhash_namespace(minhash_signature=data.minhash_signature, estimate_jaccard=data.estimate_jaccard)
+    assert run_check_cell(capsys, "5.3a", namespace).strip().splitlines() == \
+        ["✅ Exercise 5.3a: correct!", "✅ Exercise 5.3b: correct!"]
+
+
+@pytest.mark.parametrize("fn, says", [(..., "not attempted yet"), (blank, "returned None")])
+def test_minhash_checks_blank_fall_back(capsys, fn, says):
+    namespace = minhash_namespace(minhash_signature=fn, estimate_jaccard=fn)
+    out = run_check_cell(capsys, "5.3a", namespace)
+    assert out.count(says) == 2 and out.count("Using the course's version") == 2
+    assert namespace["minhash_signature"] is data.minhash_signature
+    assert namespace["estimate_jaccard"] is data.estimate_jaccard
+
+
+@pytest.mark.parametrize("fn, case", [(max_not_min, 2), (one_hash_function, 1), (smallest_hashes, 1)])
+def test_signature_check_rejects_wrong_versions(capsys, fn, case):
+    namespace = minhash_namespace(minhash_signature=fn, estimate_jaccard=data.estimate_jaccard)
+    out = run_check_cell(capsys, "5.3a", namespace)
+    assert f"Exercise 5.3a: not yet — on case {case} of 3, {fn.__name__}(" in out, out
+    assert "✅ Exercise 5.3b: correct!" in out
+
+
+@pytest.mark.parametrize("fn, case, says", [
+    (jaccard_of_sets, 2, "expected 0.5, got 0.4"), (out_of_64, 2, "expected 0.5, got 0.03125"),
+    (count_not_share, 1, "expected 1.0, got 64"),
+])
+def test_estimate_check_rejects_wrong_versions(capsys, fn, case, says):
+    namespace = minhash_namespace(minhash_signature=data.minhash_signature, estimate_jaccard=fn)
+    out = run_check_cell(capsys, "5.3a", namespace)
+    assert f"Exercise 5.3b: not yet — on case {case} of 5, {fn.__name__}(" in out and says in out, out
+
+
+def test_minhash_estimates_jaccard():
+    a = shingles(" ".join(f"w{i}" for i in range(60)))
+    b = shingles(" ".join(f"w{i}" for i in range(20, 80)))
+    true = len(a & b) / len(a | b)
+    estimate = data.estimate_jaccard(data.minhash_signature(a, 256), data.minhash_signature(b, 256))
+    assert abs(estimate - true) < 4 * math.sqrt(true * (1 - true) / 256)
+    with pytest.raises(ValueError, match="one length"):
+        data.estimate_jaccard([1, 2], [1])
