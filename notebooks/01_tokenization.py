@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · Tokenization
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/01_tokenization.ipynb) · or locally, as the README says
+#
 # A model computes with numbers, so before it sees any text, a **tokenizer** cuts the text into pieces
 # (**tokens**) and replaces each piece by an integer (its **token ID**). That choice is made once, before
 # training, and the model lives with it: it fixes how many tokens a text costs, how long the sequences the model
@@ -29,8 +31,8 @@
 # 1. define vocabulary, token and token ID; build character- and word-level tokenizers with `encode` and
 #    `decode`, and say why a word-level tokenizer breaks on new words (`<unk>`);
 # 2. explain UTF-8 bytes and why a byte-level tokenizer never meets an unknown character;
-# 3. train a byte-level BPE tokenizer from scratch (pre-split, pair counts, merges, special tokens) and encode
-#    and decode any Unicode text with it;
+# 3. write a byte-level BPE tokenizer yourself (pre-split, pair counts, merges, the encoder that replays them,
+#    special tokens) and encode and decode any Unicode text with it;
 # 4. prove it gives exactly the token IDs of `tiktoken`, and use `tiktoken` as the fast engine from now on;
 # 5. compare real tokenizers across languages, numbers and code (GPT-2's, and GPT-4's and GPT-4o's where
 #    tiktoken has them cached or can download them), and turn token counts into cost and context-window use;
@@ -40,6 +42,15 @@
 # offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import math
 import random
 import re
@@ -301,13 +312,15 @@ def merge(ids, pair, new_id):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("1.3", merge, [
+if not check_function("1.3", merge, [
     (([108, 111, 118, 101], (108, 111), 256), [256, 118, 101]),
     (([7, 7, 7], (7, 7), 9), [9, 7]),
     (([1, 2, 1, 2, 3], (1, 2), 5), [5, 5, 3]),
     (([1, 2], (2, 1), 5), [1, 2]),
     (([], (1, 2), 5), []),
-], hint="Replace a pair only when both of its tokens are at i and i + 1, then skip past both.")
+], hint="Replace a pair only when both of its tokens are at i and i + 1, then skip past both."):
+    print("Using the course's version, course_utils.bpe.merge, from here on.")
+    merge = bpe.merge
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # Step through the training merge by merge: the pair-count table the trainer sees, the pair it picks, and the
@@ -383,28 +396,91 @@ print([t.decode() for t in multiword[-4:]])
 # $|V| = 256 + \#\text{merges} + 1$.
 
 # %% slideshow={"slide_type": "-"}
-PATTERN = bpe.GPT4_SPLIT_PATTERN
-VOCAB_SIZE = 512
+PATTERN = bpe.GPT4_SPLIT_PATTERN   # pre-split as GPT-4 does
+VOCAB_SIZE = 512                   # 256 bytes + 255 merges + <|endoftext|>
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1.4 — the BPE training loop
+# Write `train_bpe(text, vocab_size)`. It returns the merges, a dict `{(left ID, right ID): new ID}` in the order
+# they were learned, with the new IDs $256, 257, \dots$ and at most `vocab_size - 257` of them (the last ID is
+# kept for `<|endoftext|>`). Its first two lines are given: they pre-split the text and turn each distinct
+# chunk into its list of bytes with the number of times it occurs. Then comes the loop of section 3: count the
+# adjacent pairs of all chunks, each chunk's pairs weighted by its count; pick the most frequent pair, and
+# among equally frequent pairs the smallest (compared as tuples of IDs, so `(32, 97)` comes before `(97, 98)`:
+# the package's rule, which makes training deterministic); merge it in every chunk with your `merge`
+# (Exercise 1.3); repeat. A text can run out of pairs before the vocabulary is full: then stop. The rest of
+# this notebook trains with your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** BPE is greedy: each round makes one new token out of the most common pair of neighbours,
+#    and the chunks get shorter. The counts change after every merge, so they are taken afresh each round.
+# 2. **The approach.** Loop over the new IDs from 256 up to, not including, `vocab_size - 1`. In each round,
+#    build an empty table and add every chunk's pairs to it with `count_pairs(ids, counts, weight)` of
+#    section 3; if the table is empty, stop. `min` with the key $(-\text{count}, \text{pair})$ finds the
+#    most frequent pair and breaks ties towards the smallest pair (`max(counts, key=counts.get)` would break
+#    them by which pair was counted first). Replace the pair in every chunk, keep each chunk's count, and
+#    record the merge.
+# 3. **A skeleton.**
+#    ```python
+#    merges = {}
+#    for new_id in range(256, ___):
+#        counts = {}
+#        for ids, n in words:
+#            count_pairs(ids, counts, ___)
+#        if not counts:
+#            ___
+#        pair = min(counts, key=lambda p: (___, p))
+#        words = [(merge(ids, pair, new_id), n) for ids, n in ___]
+#        merges[pair] = new_id
+#    return merges
+#    ```
+# </details>
 
-def train_bpe(text, vocab_size, pattern=PATTERN, n_special=1):
-    chunks = Counter(regex.findall(pattern, text))
-    words = [(list(chunk.encode("utf-8")), n) for chunk, n in chunks.items()]
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def train_bpe(text, vocab_size):
+    """Text -> merges {(left ID, right ID): new ID}, in the order learned, for vocab_size - 257 merges at most."""
+    chunks = Counter(regex.findall(PATTERN, text))                       # distinct chunk -> how often it occurs
+    words = [(list(chunk.encode("utf-8")), n) for chunk, n in chunks.items()]   # (its bytes, its count)
+    # BEGIN SOLUTION
     merges = {}  # (left ID, right ID) → new ID, in the order learned
-    for new_id in range(256, vocab_size - n_special):
+    for new_id in range(256, vocab_size - 1):       # the last ID is <|endoftext|>'s
         counts = {}
         for ids, n in words:
-            count_pairs(ids, counts, n)
+            count_pairs(ids, counts, n)                  # a chunk that occurs n times has its pairs n times
         if not counts:
             break  # every chunk is a single token: nothing left to merge
-        pair = min(counts, key=lambda p: (-counts[p], p))  # most frequent; ties go to the smallest IDs
-        words = [(bpe.merge(ids, pair, new_id), n) for ids, n in words]  # bpe.merge: Exercise 1.3's merge
+        pair = min(counts, key=lambda p: (-counts[p], p))   # most frequent; ties go to the smallest IDs
+        words = [(merge(ids, pair, new_id), n) for ids, n in words]
         merges[pair] = new_id
     return merges
+    # END SOLUTION
 
 
+# %% slideshow={"slide_type": "-"}
+def package_merges(text, vocab_size):
+    """The expected merges: course_utils.bpe.BPETokenizer.train on the same text. It warns when the text runs
+    out of pairs before the vocabulary is full; here that is one of the cases."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bpe.BPETokenizer.train(text, vocab_size).merges
+
+
+train_cases = [("", 260), ("a", 260), ("aaaa", 300), ("zyx", 258), (corpus, 270),
+               ("naïve café: 日本 🐉🐉 日本", 270), (train_text[:5_000], 300)]
+if not check_function("1.4", train_bpe, [((text, size), package_merges(text, size)) for text, size in train_cases],
+                      hint="the cases are 1 an empty text and 2 one character: nothing to merge, {}; 3 'aaaa', whose "
+                           "3 overlapping (a, a) pairs merge into [256, 256], then into 257, and then nothing is "
+                           "left although 41 more merges were asked for; 4 'zyx', where (z, y) and (y, x) are tied "
+                           "and the smaller pair wins; 5 the corpus of section 3, where each chunk counts as often "
+                           "as it occurs; 6 Unicode, merged byte by byte; 7 5,000 characters of storyworld. Recount "
+                           "the pairs in every round, and stop when none is left."):
+    print("Using the course's version, course_utils.bpe.BPETokenizer.train, from here on.")
+    train_bpe = package_merges
+
+# %% slideshow={"slide_type": "-"}
 start = time.perf_counter()
-merges = train_bpe(train_text, VOCAB_SIZE)
+merges = train_bpe(train_text, VOCAB_SIZE)   # your trainer
 print(f"{len(merges)} merges in {time.perf_counter() - start:.2f} s")
 
 vocab = {i: bytes([i]) for i in range(256)}
@@ -433,18 +509,66 @@ assert same
 # exactly what training did to that chunk. Decoding looks up each token's bytes, joins them and reads the result
 # as UTF-8.
 
-# %% slideshow={"slide_type": "-"}
-def encode_chunk(ids):
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1.5 — the encoder
+# Write `encode_chunk(ids, merges)`: the token IDs of one chunk, from its list of bytes `ids` and a dict of
+# `merges` as `train_bpe` returns it. Replay the merges as described above: repeatedly merge the adjacent pair
+# that was learned first, until no pair present is in `merges`. Neither the leftmost pair nor the most
+# frequent one: with `merges = {(98, 99): 256, (97, 98): 257}`, `"abc"` (`[97, 98, 99]`) becomes `[97, 256]`,
+# because `b c` was learned before `a b`, and `a b` then no longer exists. Every encoding below, the proofs
+# against the package and against tiktoken included, runs on your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Training merged pairs in a fixed order. On a chunk it has never seen, the same pairs must
+#    merge in the same order, so that the chunk ends up as training would have left it.
+# 2. **The approach.** While at least two tokens are left: among the pairs `zip(ids, ids[1:])`, take the one
+#    with the smallest new ID, counting a pair that was never merged as infinitely late (`math.inf`). If even
+#    that pair is not in `merges`, stop; otherwise merge it everywhere with your `merge` and look again.
+# 3. **A skeleton.**
+#    ```python
+#    while len(ids) >= 2:
+#        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, ___))
+#        if pair not in merges:
+#            ___
+#        ids = merge(ids, pair, ___)
+#    return ids
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def encode_chunk(ids, merges):
+    """One chunk's bytes -> its token IDs, replaying the merges, earliest-learned first."""
+    # BEGIN SOLUTION
     while len(ids) >= 2:
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))  # the earliest-learned pair
         if pair not in merges:
-            break
-        ids = bpe.merge(ids, pair, merges[pair])
+            break  # no pair present was ever merged
+        ids = merge(ids, pair, merges[pair])
     return ids
+    # END SOLUTION
 
 
+# %% slideshow={"slide_type": "-"}
+order_matters = {(98, 99): 256, (97, 98): 257}           # "b c" learned first, then "a b"
+encode_cases = [("", order_matters), ("a", order_matters), ("abc", order_matters), ("abcabd", order_matters),
+                ("aaaaa", package_merges("aaaa", 300)), (" princess", course_bpe.merges),
+                (" Kenji", course_bpe.merges), ("🐉", course_bpe.merges), (" café", course_bpe.merges)]
+if not check_function("1.5", encode_chunk,
+                      [((list(text.encode("utf-8")), m), bpe.BPETokenizer(m, pattern=None).encode(text))
+                       for text, m in encode_cases],
+                      hint="the cases are 1 an empty chunk and 2 one byte, left as they are; 3 and 4 'abc' and "
+                           "'abcabd' with b c learned before a b: take the pair learned first, not the leftmost "
+                           "one; 5 'aaaaa' with (a, a) → 256 and (256, 256) → 257; 6–9 words and Unicode with the "
+                           "storyworld BPE's merges (🐉's four bytes were never merged). The smallest new ID wins; "
+                           "stop when no pair present is in merges."):
+    print("Using the course's version, course_utils.bpe.apply_merges, from here on.")
+    encode_chunk = bpe.apply_merges
+
+# %% slideshow={"slide_type": "-"}
 def encode(text):
-    return [i for chunk in regex.findall(PATTERN, text) for i in encode_chunk(list(chunk.encode("utf-8")))]
+    """Text -> token IDs: pre-split, then each chunk's bytes through your encode_chunk with the merges of §4.2."""
+    return [i for chunk in regex.findall(PATTERN, text) for i in encode_chunk(list(chunk.encode("utf-8")), merges)]
 
 
 def decode(ids):
@@ -668,7 +792,7 @@ if "GPT-2" in real:
 #   (` 123|45|67` above), which makes arithmetic harder; GPT-4's groups of at most three digits are one fix.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1.4 — where the storyworld BPE and GPT-2 disagree
+# ### Exercise 1.6 — where the storyworld BPE and GPT-2 disagree
 # Below are GPT-2's tokens for six words (recorded from `r50k_base`; the next cell checks the record whenever
 # GPT-2 is available). Which of the words does our storyworld BPE (`course_bpe`) split into *different* pieces?
 # Store their set in `different`.
@@ -695,7 +819,7 @@ for word, gpt2_pieces in GPT2_PIECES.items():
 
 # %% slideshow={"slide_type": "-"}
 ours = {w: [course_bpe.token_bytes(i).decode() for i in course_bpe.encode(w)] for w in GPT2_PIECES}
-check("1.4", different, {w for w in GPT2_PIECES if ours[w] != GPT2_PIECES[w]},
+check("1.6", different, {w for w in GPT2_PIECES if ours[w] != GPT2_PIECES[w]},
       hint="Words the storyworld BPE saw often are single tokens; rare or unseen ones fall into pieces.")
 for word in GPT2_PIECES:
     print(f"{word!r:>12}  storyworld BPE: {'|'.join(ours[word]):<18} GPT-2: {'|'.join(GPT2_PIECES[word])}")
@@ -782,7 +906,7 @@ plt.show()
 #   will see.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1.5 — stories in a context window
+# ### Exercise 1.7 — stories in a context window
 # GPT-2 reads at most 1,024 tokens at once. On average, how many validation stories fit into 1,024 tokens with the
 # character tokenizer, and how many with `course_bpe`? Store the two averages (floats, not rounded) in `fit_char`
 # and `fit_bpe`. The validation split has 400 stories, each followed by a newline, which counts.
@@ -799,8 +923,8 @@ fit_bpe = 1024 / (len(course_bpe.encode(val_text)) / 400)
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("1.5a", fit_char, 1024 * 400 / len(val_text), hint="With characters, tokens = characters.")
-check("1.5b", fit_bpe, 1024 * 400 / len(course_bpe.encode(val_text)),
+check("1.7a", fit_char, 1024 * 400 / len(val_text), hint="With characters, tokens = characters.")
+check("1.7b", fit_bpe, 1024 * 400 / len(course_bpe.encode(val_text)),
       hint="Count the BPE tokens of val_text, divide by 400 stories, then divide 1,024 by that.")
 print(f"1,024 tokens hold {1024 * 400 / len(val_text):.1f} stories as characters, "   # the reference values
       f"{1024 * 400 / len(course_bpe.encode(val_text)):.1f} as storyworld BPE tokens")
@@ -826,7 +950,8 @@ tokenizer_playground.show(playground_tokenizers)
 #   in it. Characters give long sequences; words give short ones but turn every new word into `<unk>`.
 # - UTF-8 writes any text as bytes, so a byte-level tokenizer starts from 256 tokens and never meets an unknown.
 # - BPE counts adjacent pairs, merges the most frequent, and repeats; the ordered merge list is the tokenizer.
-#   Encoding replays the merges; an unseen word falls apart into smaller known pieces.
+#   Encoding replays the merges, earliest-learned first; an unseen word falls apart into smaller known pieces.
+#   You wrote the merge, the training loop and the encoder; every proof after them ran on your code.
 # - GPT-2 and GPT-4 pre-split text with a regular expression so that merges stay inside words; special tokens such
 #   as `<|endoftext|>` sit outside the merges and must be allowed explicitly.
 # - Our from-scratch BPE gives exactly tiktoken's token IDs, on storyworld, on adversarial and random text, and with
