@@ -35,13 +35,18 @@
 #    course GPT's own attention layer;
 # 6. measure attention's $O(n^2)$ cost in time and memory;
 # 7. find the head of a trained GPT that links pronouns to the names they refer to, scored against storyworld's
-#    ground truth, and explore any text in an attention viewer.
+#    ground truth, and explore any text in an attention viewer;
+# 8. write an LSTM step, prove `nn.LSTM` a loop of such steps, and measure an LSTM against a GPT of the same size:
+#    time per training step, loss against the entropy floor, pronouns as the antecedent moves away;
+# 9. restrict attention to a sliding window, prove it equal to full attention when the window covers the text,
+#    compute it block by block in $O(T\,w)$ memory, and show how far a stack of windowed layers can see.
 #
-# **Time:** about 30 minutes to read and run; the whole notebook runs in about a minute on a laptop CPU, offline.
+# **Time:** about 45 minutes to read and run; the whole notebook runs in about a minute on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
 import math
 import time
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,7 +58,8 @@ from IPython.display import SVG, display
 from course_utils import attention as course_attention
 from course_utils import coreference, storyworld
 from course_utils.checks import check, check_function, check_true, summary
-from course_utils.model import load_storyworld_gpt
+from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
+from course_utils.train import TrainConfig, evaluate_text, train
 from course_utils.widgets.attention_viewer import AttentionData, AttentionViewer, ViewState, render_svg
 
 torch.manual_seed(0)
@@ -710,7 +716,7 @@ for pronoun, (accuracy, count) in head_scores.by_pronoun(layer, head).items():
 #
 # Head and rule disagree on some pronouns. Where another character's name is closer, the rule picks the wrong
 # name, and the head is sometimes right: it behaves as if its query asked for a name of the right gender rather
-# than for the closest name. Here is the first such pronoun (explore others in the viewer of section 9):
+# than for the closest name. Here is the first such pronoun (explore others in the viewer of section 11):
 
 # %% slideshow={"slide_type": "-"}
 rule_hits = np.array([coreference.most_recent_name(encoded.pieces[l.story], l.pronoun_pos) == l.antecedent_pos
@@ -770,7 +776,463 @@ print(f"from the token before the pronoun, the best head is layer {best_before[0
 # heads are small, specialised lookups, and where they look depends on what the position has to predict.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 9. The attention viewer
+# ## 9. Recurrence against attention, measured
+#
+# The table at the top of this notebook made claims about recurrent networks: their steps run one after
+# another, and everything they know about the past must fit in one fixed-size state. Here we measure them. We
+# build the recurrent network that led language modelling before 2017, the **LSTM** (long short-term memory,
+# Hochreiter and Schmidhuber, 1997), give it about as many parameters as a small GPT, train both on the same
+# storyworld text, and compare time per training step, loss against the entropy floor, and pronouns.
+#
+# An LSTM carries two vectors from token to token: the hidden state $h_t$ (its output) and the cell state
+# $c_t$ (its memory). At each token it computes four gate vectors from the input $x_t$ and the previous
+# $h_{t-1}$, with one matrix product each:
+#
+# $$\begin{pmatrix} i \\ f \\ g \\ o \end{pmatrix} = W_{ih}\, x_t + b_{ih} + W_{hh}\, h_{t-1} + b_{hh},\qquad
+# c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g),\qquad h_t = \sigma(o) \odot \tanh(c_t).$$
+#
+# The **forget** gate $\sigma(f)$ says how much of the old memory to keep, the **input** gate $\sigma(i)$ how
+# much of the candidate $\tanh(g)$ to write into it, the **output** gate $\sigma(o)$ how much of it to show.
+# Since $c_t$ is carried forward by a product and a sum instead of a matrix, gradients survive more steps than
+# in a plain RNN. But $h_t$ needs $h_{t-1}$: the steps cannot run side by side.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3.6 — one LSTM step
+# Write `lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh)` for a batch: `x` is `(B, d_in)`, `h` and `c` are
+# `(B, H)`, `W_ih` is `(4H, d_in)`, `W_hh` is `(4H, H)` and the biases are `(4H,)`. Return the new `(h, c)`.
+# The four gates are stacked in PyTorch's order: input, forget, candidate, output. The check runs your step
+# against PyTorch's `nn.LSTMCell` with random weights and states, for three sizes.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh` is `(B, 4H)`; `i, f, g, o = gates.chunk(4, dim=-1)`; a
+# sigmoid on `i`, `f` and `o`, a tanh on `g` and on the new `c`.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    # BEGIN SOLUTION
+    gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh             # (B, 4H)
+    i, f, g, o = gates.chunk(4, dim=-1)                        # 4 x (B, H)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()               # keep some memory, write some new
+    h = o.sigmoid() * c.tanh()                                 # show some of it
+    return h, c
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+def lstm_cell_cases(sizes=((1, 1, 1), (3, 5, 4), (2, 8, 16))):
+    """(arguments, expected (h, c)) for random cells of sizes (B, d_in, H); expected from nn.LSTMCell."""
+    torch.manual_seed(1)
+    cases = []
+    for B, d_in, H in sizes:
+        cell = nn.LSTMCell(d_in, H)
+        x, h, c = torch.randn(B, d_in), torch.randn(B, H), torch.randn(B, H)
+        with torch.no_grad():
+            expected = cell(x, (h, c))
+        weights = [p.detach() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        cases.append(((x, h, c, *weights), expected))
+    return cases
+
+
+check_function("3.6", lstm_step, lstm_cell_cases(), atol=1e-5,
+               hint="gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, chunk into i, f, g, o; "
+                    "c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c).");
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# `nn.LSTM` runs that step once per token. Proof, with a loop over `nn.LSTMCell` given the same weights:
+
+# %% slideshow={"slide_type": "-"}
+torch.manual_seed(0)
+lstm = nn.LSTM(8, 16, batch_first=True)
+cell = nn.LSTMCell(8, 16)
+cell.load_state_dict({name.removesuffix("_l0"): p for name, p in lstm.state_dict().items()})
+x = torch.randn(2, 10, 8)                                         # (B, T, d_in)
+with torch.no_grad():
+    h = c = torch.zeros(2, 16)                                    # (B, H): nothing read yet
+    outputs = []
+    for t in range(x.size(1)):                                    # step t cannot start before step t-1 ends
+        h, c = cell(x[:, t], (h, c))
+        outputs.append(h)
+    ours = torch.stack(outputs, dim=1)                            # (B, T, H)
+    theirs, _ = lstm(x)
+diff = (ours - theirs).abs().max().item()
+print(f"max |loop of nn.LSTMCell − nn.LSTM| = {diff:.1e}", "✓" if diff < 1e-6 else "✗")
+assert diff < 1e-6
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Now two language models of about the same size: an LSTM (an embedding, one LSTM layer of width 120, a linear
+# read-out to the vocabulary) and a course GPT of 2 blocks of width 64. The LSTM has the course GPT's interface,
+# `model(idx, targets) → (logits, loss)`, so `course_utils.train` trains and evaluates both.
+
+# %% slideshow={"slide_type": "-"}
+class LSTMLanguageModel(nn.Module):
+    """Token embedding → one LSTM layer → logits over the vocabulary: the recurrent counterpart of the GPT."""
+
+    def __init__(self, vocab_size, n_embd, hidden_size, block_size):
+        super().__init__()
+        self.config = SimpleNamespace(block_size=block_size)       # training window, read by course_utils.train
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        self.lstm = nn.LSTM(n_embd, hidden_size, batch_first=True)
+        self.lm_head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, idx, targets=None):
+        h, _ = self.lstm(self.wte(idx))                            # (B, T, H): h[:, t] has read tokens 0..t
+        logits = self.lm_head(h)                                   # (B, T, vocab_size)
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+vocab_size = tokenizer.vocab_size
+torch.manual_seed(0)
+lstm_lm = LSTMLanguageModel(vocab_size, n_embd=64, hidden_size=120, block_size=128)
+torch.manual_seed(0)
+small_gpt = GPT(GPTConfig(vocab_size=vocab_size, block_size=128, n_layer=2, n_head=4, n_embd=64))
+for name, model in (("LSTM", lstm_lm), ("GPT", small_gpt)):
+    print(f"{name:>4}: {sum(p.numel() for p in model.parameters()):,} parameters")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Time per training step.** A batch of 2,048 tokens, cut into sequences of length $T$ (so $2048/T$ of them),
+# forward and backward, on one thread. The GPT's work comes in a few large matrix products whatever $T$ is.
+# The LSTM's comes in $T$ small products of $2048/T$ rows, each waiting for the one before.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+def training_step(model, idx):
+    _, loss = model(idx, idx)                                     # the targets do not change the cost
+    loss.backward()
+
+
+tokens_per_batch = 2048
+sequence_lengths = [16, 32, 64, 128]
+step_seconds = {"LSTM": [], "GPT": []}
+torch.set_num_threads(1)
+for T in sequence_lengths:
+    idx = torch.randint(vocab_size, (tokens_per_batch // T, T))
+    for name, model in (("LSTM", lstm_lm), ("GPT", small_gpt)):
+        step_seconds[name].append(best_time(lambda: training_step(model, idx), repeats=3))
+torch.set_num_threads(2)
+for model in (lstm_lm, small_gpt):
+    model.zero_grad(set_to_none=True)
+print(f"{'T':>5}{'sequences':>11}{'LSTM ms':>10}{'GPT ms':>9}{'LSTM / GPT':>12}")
+for n, T in enumerate(sequence_lengths):
+    lstm_ms, gpt_ms = step_seconds["LSTM"][n] * 1e3, step_seconds["GPT"][n] * 1e3
+    print(f"{T:>5}{tokens_per_batch // T:>11}{lstm_ms:>10.0f}{gpt_ms:>9.0f}{lstm_ms / gpt_ms:>11.1f}×")
+slowdown = {name: s[-1] / s[0] for name, s in step_seconds.items()}
+print(f"T 16 → 128, same tokens: LSTM ×{slowdown['LSTM']:.1f}, GPT ×{slowdown['GPT']:.1f}")
+
+fig, ax = plt.subplots(figsize=(5.2, 3.4))
+for name, seconds in step_seconds.items():
+    ax.plot(sequence_lengths, [s * 1e3 for s in seconds], "o-", label=name)
+ax.set_xscale("log", base=2)
+ax.set_xticks(sequence_lengths, [str(T) for T in sequence_lengths])
+ax.minorticks_off()
+ax.set(xlabel="sequence length T (2,048 tokens a batch)", ylabel="ms per step (best of 3)", ylim=(0, None),
+       title="One training step, one thread")
+ax.legend()
+plt.show()
+assert step_seconds["LSTM"][-1] < 1.5 * step_seconds["GPT"][-1], "on one core the LSTM's step is not the slower"
+assert slowdown["LSTM"] < 2, "on one core the LSTM's step hardly depends on how the tokens are cut"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# On one CPU core the measurement does not favour attention: the LSTM's step takes about half the GPT's,
+# whatever $T$. One core computes one product after another anyway, so having to wait costs nothing, and
+# PyTorch's LSTM loop is tight compiled code. (The GPT also does more arithmetic per token here: four $64
+# \times 64$ matrices and a feed-forward layer per block, and the attention itself.)
+#
+# What recurrence costs is parallel hardware left idle. At $T = 128$ each of the LSTM's 128 steps offers
+# $16 \times 480 = 7{,}680$ numbers to compute at once (sequences × four gates of width 120), and must end
+# before the next begins. The first product of a GPT block computes all $2{,}048 \times 192 \approx 393{,}000$
+# queries, keys and values at once. A GPU with thousands of cores stays busy on the second and mostly waits on
+# the first, and the longer the sequences, the more steps it waits through. That, not a CPU core's speed,
+# is why attention could be trained on far more text.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Loss after the same budget.** Both models train for 300 steps on the same batches (16 windows of 128
+# tokens, AdamW, the schedule of notebook 05), and we evaluate them on the validation stories in nats per
+# character, beside storyworld's entropy floor and the course GPT, which trained 4× longer on batches twice as
+# large.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+train_ids = torch.tensor(tokenizer.encode(storyworld.load_split("train").text), dtype=torch.long)
+val_ids = torch.tensor(tokenizer.encode(validation.text), dtype=torch.long)
+budget = TrainConfig(max_steps=300, batch_size=16, learning_rate=3e-3, warmup_steps=30, eval_interval=50,
+                     eval_windows=16)
+training_runs = {name: train(model, train_ids, val_ids, budget, progress=False)
+        for name, model in (("LSTM", lstm_lm), ("GPT", small_gpt))}
+final = {name: evaluate_text(model, tokenizer, validation.text)["nats_per_char"]
+         for name, model in (("LSTM", lstm_lm), ("GPT", small_gpt))}
+floor = validation.nats_per_char
+print(f"{'':<26}{'seconds':>8}{'nats/char':>11}{'above the floor':>17}")
+for name, run in training_runs.items():
+    print(f"{name + ', 300 steps':<26}{run.seconds:>8.1f}{final[name]:>11.3f}{final[name] - floor:>17.3f}")
+print(f"{'course GPT, 1,200 steps':<26}{record['train_seconds']:>8.0f}{record['val_nats_per_char']:>11.3f}"
+      f"{record['val_nats_per_char'] - floor:>17.3f}")
+print(f"{'entropy floor':<26}{'':>8}{floor:>11.3f}")
+
+fig, ax = plt.subplots(figsize=(5.2, 3.4))
+for name, run in training_runs.items():
+    ax.plot(run.eval_steps, run.val_loss, "o-", label=name)
+ax.set(xlabel="step", ylabel="validation loss (nats per token)", title="Same batches, same schedule")
+ax.legend()
+plt.show()
+assert final["LSTM"] < final["GPT"], "after the same 300 steps the LSTM's loss is the lower"
+assert min(final.values()) > floor + 0.03, "both small models stay well above the entropy floor"
+assert record["val_nats_per_char"] < floor + 0.02, "the course GPT comes within 0.02 of the floor"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# After the same 300 steps the LSTM is ahead, about 0.16 nats per character against the GPT's 0.18, both
+# well above the floor of 0.09; the course GPT, with 7× the parameters and 8× the tokens, comes within about
+# 0.01 of it. So attention did not win by learning more per step in a small model. It won because its steps
+# are cheap on parallel hardware, so the same hours buy far more training, and far larger models.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Pronouns at a distance.** To write "she" or "he" (or "her", "his", "him") a model must know who the
+# sentence is about and that character's gender, last stated at the character's previous mention, $d$ tokens
+# back. storyworld records that mention for every pronoun (section 8). For each pronoun of 200 validation
+# stories we ask, at the token before it: does the model give more probability to the pronouns of the right
+# gender than to those of the other (same capitalisation)? Chance is 50%.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+GENDER = {" she": "female", " She": "female", " her": "female", " he": "male", " He": "male", " him": "male",
+          " his": "male"}
+
+
+@torch.no_grad()
+def pronoun_gender_hits(model, encoded, n_stories):
+    """(distances, hits) for every gendered pronoun in the first n_stories: d = pronoun − previous mention, and
+    whether the model, one token earlier, puts more probability on the right gender than on the other."""
+    probs = model(encoded.batch(0, n_stories))[0].softmax(dim=-1)   # (stories, T, vocab_size)
+    distances, hits = [], []
+    for link in encoded.links:
+        pronoun = encoded.pieces[link.story][link.pronoun_pos]
+        if link.story >= n_stories or pronoun not in GENDER:
+            continue
+        p = probs[link.story, link.pronoun_pos - 1]                     # what the model expects next
+        same_case = [w for w in GENDER if w[1].isupper() == pronoun[1].isupper()]
+        right = sum(p[tokenizer.stoi[w]] for w in same_case if GENDER[w] == GENDER[pronoun])
+        wrong = sum(p[tokenizer.stoi[w]] for w in same_case if GENDER[w] != GENDER[pronoun])
+        distances.append(link.pronoun_pos - link.antecedent_pos)
+        hits.append(bool(right > wrong))
+    return np.array(distances), np.array(hits)
+
+
+edges = [1, 5, 10, 20, 40, 200]                                        # distance buckets [1, 5), [5, 10), ...
+labels = [f"{a}–{b - 1}" for a, b in zip(edges, edges[1:-1])] + [f"{edges[-2]}+"]
+by_distance, overall = {}, {}
+for name, model in (("LSTM, 300 steps", lstm_lm), ("GPT, 300 steps", small_gpt), ("course GPT", gpt)):
+    distances, hits = pronoun_gender_hits(model, encoded, n_stories=200)
+    bucket = np.digitize(distances, edges[1:-1])
+    by_distance[name] = [hits[bucket == b].mean() for b in range(len(labels))]
+    overall[name] = hits.mean()
+    print(f"{name:<17} all {hits.mean():.0%}   by distance: "
+          + "  ".join(f"{label} {a:.0%}" for label, a in zip(labels, by_distance[name])))
+print(f"pronouns per bucket: " + "  ".join(f"{label}: {np.sum(bucket == b)}" for b, label in enumerate(labels)))
+
+fig, ax = plt.subplots(figsize=(5.6, 3.4))
+for name, accuracy in by_distance.items():
+    ax.plot(labels, accuracy, "o-", label=name)
+ax.axhline(0.5, color="gray", ls=":", label="chance")
+ax.set(xlabel="tokens back to the previous mention", ylabel="right gender", ylim=(0.4, 1.02),
+       title="Pronoun gender against distance")
+ax.legend()
+plt.show()
+assert min(by_distance["course GPT"]) > 0.95, "the course GPT gets the gender right at every distance"
+assert min(by_distance["LSTM, 300 steps"]) > 0.7, "the LSTM is well above chance at every distance"
+assert overall["GPT, 300 steps"] < 0.7, "the small GPT is still near chance"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# In 300 steps the small GPT has not learned pronoun gender: it stays near chance at every distance. The LSTM
+# has, well above chance at every distance, 40 tokens back and more; carrying one bit (the gender) through a
+# 100-token story is easy for its cell state. The course GPT gets essentially every pronoun right, at every
+# distance: once trained, attention reads a mention 40 tokens back as directly as one 4 tokens back.
+# storyworld is a mild test of memory, though. The fading that hurt recurrent translators shows over hundreds
+# of tokens and many facts, where one fixed-size state must hold them all.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 10. Sliding-window attention: attention on a budget
+#
+# Full attention lets every token see every earlier token and pays $T^2$ for it (section 7). **Sliding-window
+# attention** lets query $i$ see only the last $w$ keys, $i - w < j \le i$: a band of width $w$ below the
+# diagonal of the causal mask. Each row then has at most $w$ scores, so the work is $O(T\,w)$ instead of
+# $O(T^2)$, and a model that generates needs to cache only the last $w$ keys and values. Longformer (2020)
+# used such local windows for long documents, Mistral 7B (2023) uses $w = 4096$ in every layer, and Gemma 2
+# alternates windowed layers with full ones.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3.7 — the sliding-window mask
+# Write `sliding_window_mask(T, w)`: a `(T, T)` boolean tensor, True where query $i$ may attend to key $j$,
+# that is where $j \le i$ and $i - j < w$. With $w = 1$ each token sees only itself; with $w \ge T$ it is the
+# causal mask of Exercise 3.2.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `positions[:, None] - positions[None, :]` is the `(T, T)` table of $i - j$, how far back key $j$ lies from
+# query $i$. Keep the entries with $0 \le i - j < w$.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def sliding_window_mask(T, w):
+    # BEGIN SOLUTION
+    positions = torch.arange(T)
+    behind = positions[:, None] - positions[None, :]        # (T, T): i - j
+    return (behind >= 0) & (behind < w)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+check_function("3.7", sliding_window_mask, [
+    ((1, 1), course_attention.causal_mask(1, window=1)),
+    ((5, 1), course_attention.causal_mask(5, window=1)),
+    ((6, 3), course_attention.causal_mask(6, window=3)),
+    ((4, 4), course_attention.causal_mask(4, window=4)),
+    ((4, 9), course_attention.causal_mask(4, window=9)),
+], hint="behind = arange(T)[:, None] - arange(T)[None, :]; keep (behind >= 0) & (behind < w).");
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The package's `course_attention.causal_mask(T, window=w)` builds the same band. With the mask alone, the
+# $T \times T$ scores are still computed and stored, and then most of them are thrown away: time and memory
+# stay $O(T^2)$. To save anything, compute the band block by block. A block of $w$ consecutive queries
+# $s, \dots, s+w-1$ can only see keys $s-w+1, \dots, s+w-1$, so its scores fit in a $w \times (2w-1)$
+# matrix, and $T/w$ blocks store $O(T\,w)$ numbers in all. (The causal mask with more keys than queries,
+# from section 4's cache convention, is exactly the band of such a block.)
+
+# %% slideshow={"slide_type": "-"}
+def sliding_window_attention(q, k, v, window):
+    """Attention in which query i sees keys i-window+1 .. i, computed one block of `window` queries at a time,
+    so no score matrix larger than (window, 2·window − 1) is ever stored. q, k, v: (..., T, hs) → (..., T, hs)."""
+    T = q.size(-2)
+    blocks = []
+    for start in range(0, T, window):
+        stop = min(start + window, T)                               # queries start .. stop-1
+        first = max(0, start - window + 1)                          # the earliest key any of them may see
+        band = course_attention.causal_mask(stop - start, stop - first, window=window)   # (queries, keys)
+        out, _ = attention(q[..., start:stop, :], k[..., first:stop, :], v[..., first:stop, :], band)
+        blocks.append(out)                                          # (..., stop - start, hs)
+    return torch.cat(blocks, dim=-2)                                # (..., T, hs)
+
+
+torch.manual_seed(0)
+q, k, v = torch.randn(3, 2, 4, 12, 16).unbind(0)                    # (B=2, heads=4, T=12, hs=16)
+full_causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+proofs = []
+for w in (12, 20):                                                  # w >= T: the window hides nothing
+    windowed, _ = attention(q, k, v, course_attention.causal_mask(12, window=w))
+    proofs.append((f"w = {w} ≥ T, masked", "full causal F.sdpa", (windowed - full_causal).abs().max().item()))
+    proofs.append((f"w = {w} ≥ T, in blocks", "full causal F.sdpa",
+                   (sliding_window_attention(q, k, v, w) - full_causal).abs().max().item()))
+for w in (1, 3, 5):
+    band = course_attention.causal_mask(12, window=w)
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=band)
+    proofs.append((f"w = {w}, masked", "F.sdpa, same mask", (attention(q, k, v, band)[0] - reference).abs().max().item()))
+    proofs.append((f"w = {w}, in blocks", "F.sdpa, same mask",
+                   (sliding_window_attention(q, k, v, w) - reference).abs().max().item()))
+for ours, theirs, diff in proofs:
+    print(f"{ours:<24} vs {theirs:<20} max |diff| = {'< 1e-6' if diff < 1e-6 else f'{diff:.1e}'}")
+worst = max(diff for *_, diff in proofs)
+print(f"largest difference over {len(proofs)} comparisons: {'< 1e-6' if worst < 1e-6 else f'{worst:.1e}'} ✓")
+assert worst < 1e-5
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Time and memory** as the length grows, with $w = 128$, beside the written-out full attention of section 7
+# (same 4 heads of size 32, one thread, measured there).
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+window = 128
+window_cost = {"window, masked": [], "window, in blocks": []}
+torch.set_num_threads(1)
+for T in lengths:
+    q, k, v = torch.randn(3, 1, 4, T, 32).unbind(0)
+    band = course_attention.causal_mask(T, window=window)
+    runs = {"window, masked": lambda: attention(q, k, v, band),
+            "window, in blocks": lambda: sliding_window_attention(q, k, v, window)}
+    for name, fn in runs.items():
+        window_cost[name].append((best_time(fn, repeats=3), course_attention.allocated_bytes(fn)))
+torch.set_num_threads(2)
+compared = {"full (section 7)": cost["written out"], **window_cost}
+print(f"{'T':>6}" + "".join(f"{name + ' ms':>22}{'MB':>7}" for name in compared))
+for n, T in enumerate(lengths):
+    print(f"{T:>6}" + "".join(f"{values[n][0] * 1e3:>22.1f}{values[n][1] / 2**20:>7.1f}" for values in compared.values()))
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for name, values in compared.items():
+    axes[0].loglog(lengths, [t for t, _ in values], "o-", label=name)
+    axes[1].loglog(lengths, [m / 2**20 for _, m in values], "o-", label=name)
+axes[0].set(xlabel="sequence length T", ylabel="CPU seconds", title=f"Time, w = {window}")
+axes[1].set(xlabel="sequence length T", ylabel="MB allocated", title=f"Memory, w = {window}")
+for ax in axes:
+    ax.set_xticks(lengths, [str(T) for T in lengths])
+    ax.minorticks_off()
+    ax.legend()
+fig.tight_layout()
+plt.show()
+memory = {name: [m for _, m in values] for name, values in compared.items()}
+growth = {name: values[-1][0] / values[1][0] for name, values in compared.items()}   # T = 512 → 2048
+print("T ×4 (512 → 2048): time " + ", ".join(f"{name} ×{g:.0f}" for name, g in growth.items()))
+print(f"at T = {lengths[-1]}: the masked window allocates {memory['window, masked'][-1] / memory['full (section 7)'][-1]:.0%} "
+      f"of full attention's memory, the blocks {memory['window, in blocks'][-1] / memory['full (section 7)'][-1]:.0%}")
+assert 0.8 < memory["window, masked"][-1] / memory["full (section 7)"][-1] < 1.3, "a mask alone saves no memory"
+assert memory["window, in blocks"][-1] < 0.2 * memory["full (section 7)"][-1], "blocks: a fraction of the memory"
+assert 1.7 < memory["window, in blocks"][-1] / memory["window, in blocks"][-2] < 2.3, "blocks: memory ∝ T"
+assert growth["window, in blocks"] < 8 < growth["window, masked"], "blocks: time ∝ T; masked: faster than T"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The mask alone changes nothing: the same time and the same memory as full attention, since every score is
+# still computed and stored. In blocks, time and memory grow like $T$, about ×2 a doubling, and at
+# $T = 2048$ the blocks allocate about an eighth of full attention's memory: each query stores about $2w = 256$
+# scores instead of up to 2,048. At $T = 2w$ there is nothing to save.
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **What is lost.** In one windowed layer, a token $w$ or more positions back cannot be attended at all. In the
+# next layer, though, a query can attend to a token that itself attended $w-1$ positions further back, so what
+# a position can depend on widens by $w - 1$ per layer: $L(w-1) + 1$ positions after $L$ layers. Check it in a
+# stack of three windowed attention layers ($w = 4$, random weights, residual connections as in a GPT block):
+# which input positions have any influence, any non-zero gradient, on the last token's output?
+
+# %% slideshow={"slide_type": "-"}
+T_reach, w_reach, n_layers = 24, 4, 3
+torch.manual_seed(0)
+band = course_attention.causal_mask(T_reach, window=w_reach)
+layers = [MultiHeadAttention(16, 2) for _ in range(n_layers)]
+x = torch.randn(1, T_reach, 16, requires_grad=True)
+h, reach = x, []
+for block in layers:
+    h = h + block(h, attn_mask=band)                                   # (1, T, 16): one windowed layer more
+    grad, = torch.autograd.grad(h[0, -1].sum(), x, retain_graph=True)  # (1, T, 16): how each input moves it
+    reach.append(grad[0].abs().sum(-1) > 0)                            # (T,): True where input j has influence
+for L, seen in enumerate(reach, start=1):
+    by_mask = torch.linalg.matrix_power(band.float(), L)[-1] > 0       # (T,): reachable through L band steps
+    print(f"after {L} layer{'s' if L > 1 else ' '}: the last token depends on the last {int(seen.sum())} positions "
+          f"(L(w-1)+1 = {L * (w_reach - 1) + 1}), the band's {L}-step paths agree: {'✓' if torch.equal(seen, by_mask) else '✗'}")
+    assert int(seen.sum()) == L * (w_reach - 1) + 1 and torch.equal(seen, by_mask)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.2]})
+axes[0].imshow(band, cmap="Blues")
+axes[0].set(xlabel="key j", ylabel="query i", title=f"one layer's mask, w = {w_reach}")
+axes[1].imshow(torch.stack(reach).float(), cmap="Oranges", aspect="auto", vmin=0, vmax=1.4)
+axes[1].set(yticks=range(n_layers), yticklabels=[f"{L} layer{'s' if L > 1 else ''}" for L in range(1, n_layers + 1)],
+            xlabel="input position j", title=f"positions that influence the last token ({T_reach - 1})")
+fig.tight_layout()
+plt.show()
+
+print()
+for name, tokens_cached in (("full attention", 32_768), (f"window of 4,096", 4096)):
+    kv = course_attention.kv_cache_bytes(n_layers=32, n_kv_heads=8, head_size=128, seq_len=tokens_cached)
+    print(f"Mistral-like model, 32,768 tokens, {name}: KV cache {kv / 2**30:.1f} GiB")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# A token farther back still counts, but only by way of tokens in between: each layer relays what its window
+# saw, a little like a recurrent network handing its state along. Mistral 7B's 32 layers of $w = 4096$ reach
+# about 131,000 tokens in principle, and its cache stops growing at 4,096 tokens (8× smaller at 32,768). Long-range
+# facts travel through several relays, though, and each relay is a lossy mix; models that must find a detail far
+# back (Gemma 2) keep some full-attention layers.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 11. The attention viewer
 #
 # Three views of the same numbers, after BertViz:
 #
@@ -814,6 +1276,14 @@ AttentionViewer(gpt, tokenizer, viewer_text, layer=layer, head=head, selected=sh
 # - In the trained GPT, heads specialise: one links pronouns to their antecedents far above chance, though a
 #   simple "most recent name" rule still does better, and a first-layer head finds the antecedent from the token
 #   that predicts the pronoun.
+# - An LSTM step, $c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g)$, $h_t = \sigma(o) \odot \tanh(c_t)$,
+#   needs the previous one: `nn.LSTM` is a loop of $T$ of them. On one CPU core an LSTM's training step was no
+#   slower than a GPT's of the same size, and after 300 steps it had the lower loss and knew pronoun gender,
+#   which the small GPT had not yet learned. Attention's advantage is parallel hardware: the same hours train
+#   far more (the course GPT gets the pronouns right at every distance).
+# - A sliding window of $w$ keys equals full attention when $w \ge T$. A mask alone saves nothing; computed in
+#   blocks it takes $O(T\,w)$ time and memory. A token $w$ or more back is reached only through $L$ layers,
+#   $L(w-1)+1$ positions in all (measured), and the KV cache stops growing at $w$ tokens.
 #
 # **Next:** [04 · The transformer block](04_transformer_block.ipynb) — attention, feed-forward, residuals and
 # normalization stacked into a GPT.
