@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 · Embeddings and positional encodings
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/02_embeddings.ipynb) · or locally, as the README says
+#
 # A network computes with numbers, and a token ID is a number without meaning: ID 94 (" king") is not
 # "closer" to ID 126 (" queen") than to ID 55 (" cat"). An **embedding** gives each token a vector instead,
 # and training places the vectors so that tokens used alike end up close together. The idea grew in three
@@ -27,19 +29,29 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
-# 1. explain an embedding matrix as a lookup table indexed by token ID, and say which rows a training step
-#    changes;
+# 1. compute an embedding as one-hot × matrix yourself, see that it is a lookup table indexed by token ID, and
+#    say which rows a training step changes;
 # 2. build bag-of-words and TF-IDF vectors from scratch and match scikit-learn;
-# 3. train word2vec (skip-gram with negative sampling) in PyTorch and use cosine similarity, nearest neighbours
-#    and analogies;
+# 3. write word2vec's negative-sampling loss, train word2vec (skip-gram) with it in PyTorch, and use cosine
+#    similarity, nearest neighbours and analogies;
 # 4. score embeddings against ground-truth categories and analogies, next to baselines;
 # 5. tell static embeddings from contextual ones, using the course GPT;
-# 6. build sinusoidal, learned and rotary (RoPE) positional encodings, and show why a transformer needs one.
+# 6. build sinusoidal, learned and rotary (RoPE) positional encodings (RoPE's rotation yourself), and show why a
+#    transformer needs one.
 #
 # **Time:** about 30 minutes to read and run; the whole notebook runs in well under a minute on a laptop CPU,
 # offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import math
 import re
 import time
@@ -85,10 +97,59 @@ print("IDs:   ", ids.tolist())
 E = gpt.transformer.wte.weight.detach()               # (|V|, d): the course GPT's embedding matrix
 print(f"embedding matrix: {E.shape[0]} tokens × {E.shape[1]} dimensions = {E.numel():,} parameters")
 
-one_hot = F.one_hot(ids, num_classes=E.shape[0]).float()   # (T, |V|)
-by_matmul = one_hot @ E                                    # (T, d)
-by_indexing = E[ids]
-by_module = nn.Embedding.from_pretrained(E)(ids)
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.1 — one-hot × E, a lookup
+# Write `one_hot_embed(ids, E)`: the embeddings of a tensor of token IDs of any shape (one ID of shape `()`,
+# a sentence `(T,)`, a batch `(B, T)`, ...), computed the long way, as one-hot vectors times the matrix $E$ of
+# shape $(|V|, d)$. The result has the shape of `ids` with an axis of length $d$ added (`(d,)`, `(T, d)`,
+# `(B, T, d)`) and $E$'s dtype. The proof below runs on your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** The one-hot vector $e_i$ has a single 1, at position $i$, so $e_i^\top E$ adds up exactly one
+#    row of $E$: row $i$, untouched.
+# 2. **The approach.** `F.one_hot(ids, num_classes=...)` adds a last axis of length $|V|$; give it $|V|$, the
+#    number of rows of $E$, not the largest ID that happens to be in `ids`. It returns integers: convert them to
+#    $E$'s dtype. Then multiply by $E$ with `@`, which treats all leading axes as batch axes.
+# 3. **A skeleton.**
+#    ```python
+#    one_hot = F.one_hot(ids, num_classes=___).to(___)   # (..., |V|)
+#    return one_hot @ ___                                # (..., d)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def one_hot_embed(ids, E):
+    """Token IDs of any shape (...) and E (|V|, d) -> (..., d): one-hot vectors times E."""
+    # BEGIN SOLUTION
+    one_hot = F.one_hot(ids, num_classes=E.shape[0]).to(E.dtype)   # (..., |V|): a 1 at each token's ID
+    return one_hot @ E                                              # (..., d): that row of E
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+g = torch.Generator().manual_seed(0)
+lookup_cases = [
+    (torch.tensor(3), torch.randn(5, 4, generator=g)),                                 # one ID
+    (torch.tensor([0, 4, 4, 1]), torch.randn(5, 4, generator=g)),                      # repeats, the last row
+    (torch.randint(7, (2, 6), generator=g), torch.randn(7, 3, generator=g)),           # a batch (B, T)
+    (torch.tensor([[1], [0]]), torch.randn(3, 2, dtype=torch.float64, generator=g)),   # float64
+    (torch.randint(11, (3, 2, 5), generator=g), torch.randn(11, 8, generator=g)),      # three leading axes
+    (ids, E),                                                                          # the course GPT's table
+]
+if not check_function("2.1", one_hot_embed,
+                      [((i, table), nn.Embedding.from_pretrained(table)(i)) for i, table in lookup_cases],
+                      hint="the cases are 1 a single ID, 3, with |V| = 5 (result shape (4,)); 2 repeated IDs and "
+                           "the last row; 3 a batch (B, T); 4 a float64 table; 5 IDs with three axes; 6 the course "
+                           "GPT's sentence. num_classes is E.shape[0], the one-hot vectors take E's dtype, and "
+                           "nothing is flattened: @ keeps the leading axes."):
+    print("Using the course's version, course_utils.embeddings.one_hot_lookup, from here on.")
+    one_hot_embed = embeddings.one_hot_lookup
+
+# %% slideshow={"slide_type": "-"}
+by_matmul = one_hot_embed(ids, E)                 # (T, d): your one-hot × E
+by_indexing = E[ids]                              # (T, d): rows picked directly
+by_module = nn.Embedding.from_pretrained(E)(ids)  # (T, d): PyTorch's lookup
 diff = max((by_matmul - by_indexing).abs().max().item(), (by_matmul - by_module).abs().max().item(),
            (embeddings.one_hot_lookup(ids, E) - by_module).abs().max().item())
 print(f"max |one-hot × E − nn.Embedding(ids)| = {diff:.1e}", "✓" if diff == 0 else "✗")
@@ -154,30 +215,6 @@ tied_rows = int((gpt.transformer.wte.weight.grad.abs().sum(1) > 0).sum())
 print(f"course GPT, one sentence of {x.shape[1] - 1} input tokens: {tied_rows} of {E.shape[0]} rows "
       "have a gradient (the output layer shares the matrix)")
 gpt.zero_grad()
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.1 — which rows move?
-# A batch of token IDs is below. Without running `backward`, list the rows of a plain (untied) embedding
-# table that get a non-zero gradient, as a sorted list of ints in `moving_rows`.
-#
-# <details><summary>💡 Hint</summary>
-#
-# A row gets a gradient exactly when its token occurs in the batch, however many times.
-# </details>
-
-# %% slideshow={"slide_type": "-"}
-exercise_batch = torch.tensor([[5, 17, 17, 3], [42, 5, 8, 3]])
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-# BEGIN SOLUTION
-moving_rows = sorted(set(exercise_batch.flatten().tolist()))
-# END SOLUTION
-
-# %% slideshow={"slide_type": "-"}
-probe = nn.Embedding(50, 4)
-probe(exercise_batch).sum().backward()
-check("2.1", moving_rows, (probe.weight.grad.abs().sum(1) > 0).nonzero().flatten().tolist(),
-      hint="sorted(set(...)) of the flattened batch.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Counting: bag of words and TF-IDF
@@ -315,17 +352,75 @@ package_pairs = sorted((example[c], example[o]) for c, o in zip(centers.tolist()
 assert sorted(example_pairs) == package_pairs
 print("same pairs as embeddings.skipgram_pairs ✓")
 
-# %% [markdown] slideshow={"slide_type": "-"}
-# The loss, written out, against the package's `SkipGram` module on the same weights:
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.3 — the negative-sampling loss
+# Write `sgns_loss(v_center, u_context, u_noise)`: the loss $\ell(c, o)$ above, averaged over a batch of $B$
+# pairs. `v_center` $(B, d)$ holds the center vectors $v_c$, `u_context` $(B, d)$ the context vectors $u_o$ of
+# the real neighbours, `u_noise` $(B, K, d)$ the context vectors of the $K$ noise words of each pair. Return a
+# 0-dimensional tensor: training calls `.backward()` on it. Write $\log\sigma(x)$ as `F.logsigmoid(x)`, which
+# stays finite where `torch.log(torch.sigmoid(x))` gives $-\infty$ (one case has scores of ±144). word2vec is
+# trained below with your loss.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Each pair asks $K + 1$ yes/no questions: the real neighbour should score high,
+#    $\sigma(u_o^\top v_c)$ near 1, and every noise word low, $\sigma(-u_{n_k}^\top v_c)$ near 1. The loss is minus
+#    the log of these probabilities, summed over the $K + 1$ questions, then averaged over the $B$ pairs.
+# 2. **The approach.** The real scores are a dot product per row, shape $(B,)$. The noise scores have shape
+#    $(B, K)$: for each pair, its $K$ noise vectors times its own $v_c$, a batched matrix product
+#    (`u_noise @ v_center.unsqueeze(-1)` is $(B, K, 1)$). Take `logsigmoid` of the real scores and of *minus*
+#    the noise scores, sum the noise terms over $K$, add the two, negate, and average over the batch.
+# 3. **A skeleton.**
+#    ```python
+#    positive = F.logsigmoid((v_center * u_context).sum(___))                    # (B,)
+#    noise_scores = (u_noise @ v_center.unsqueeze(-1)).squeeze(-1)               # (B, K)
+#    negative = F.logsigmoid(___).sum(___)                                       # (B,)
+#    return -(positive + negative).___()
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def sgns_loss(v_center, u_context, u_noise):
+    """v_center, u_context: (B, d); u_noise: (B, K, d) -> the mean negative-sampling loss, a 0-d tensor."""
+    # BEGIN SOLUTION
+    positive = F.logsigmoid((v_center * u_context).sum(-1))                       # (B,): log σ(u_o · v_c)
+    noise_scores = (u_noise @ v_center.unsqueeze(-1)).squeeze(-1)                  # (B, K): u_n · v_c
+    negative = F.logsigmoid(-noise_scores).sum(-1)                                 # (B,): Σ_k log σ(-u_n · v_c)
+    return -(positive + negative).mean()
+    # END SOLUTION
+
 
 # %% slideshow={"slide_type": "-"}
-def sgns_loss(v_center, u_context, u_noise):
-    """v_center, u_context: (B, d); u_noise: (B, K, d)."""
-    positive = F.logsigmoid((v_center * u_context).sum(-1))
-    negative = F.logsigmoid(-torch.einsum("bkd,bd->bk", u_noise, v_center)).sum(-1)
-    return -(positive + negative).mean()
+g = torch.Generator().manual_seed(0)
 
 
+def random_batch(B, K, d, scale=1.0):
+    """(v_center, u_context, u_noise) of B pairs with K noise words each, entries of about ±scale."""
+    return (scale * torch.randn(B, d, generator=g), scale * torch.randn(B, d, generator=g),
+            scale * torch.randn(B, K, d, generator=g))
+
+
+sgns_cases = [
+    (torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, -1.0]]), torch.tensor([[[1.0, 1.0]]])),   # B = K = 1
+    random_batch(1, 3, 4),                                                                      # K = 3 noise words
+    random_batch(4, 2, 3),                                                                      # a batch of 4
+    random_batch(32, 5, 8),                                                                     # word2vec's K = 5
+    random_batch(6, 4, 1),                                                                      # d = 1
+    (torch.tensor([[12.0, 0.0]]), torch.tensor([[12.0, 0.0]]), torch.tensor([[[12.0, 0.0]]])),  # scores ±144
+]
+if not check_function("2.3", sgns_loss, [(case, embeddings.sgns_loss(*case)) for case in sgns_cases],
+                      hint="the cases are 1 one pair with one noise word; 2 one pair with 3 noise words (their "
+                           "terms are summed, not averaged); 3 and 4 batches (the pairs are averaged, not "
+                           "summed); 5 d = 1; 6 a real score of +144 and a noise score of +144, whose loss is "
+                           "about 144, not infinite. The noise terms are log σ of minus their score; use "
+                           "F.logsigmoid and return a tensor."):
+    print("Using the course's version, course_utils.embeddings.sgns_loss, from here on.")
+    sgns_loss = embeddings.sgns_loss
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Your loss, against the package's `SkipGram` module on the same weights:
+
+# %% slideshow={"slide_type": "-"}
 torch.manual_seed(0)
 sg = embeddings.SkipGram(vocab_size=50, dim=8)
 nn.init.normal_(sg.context.weight)   # non-zero context vectors, so the test is not trivial
@@ -346,7 +441,7 @@ word_ids = torch.tensor([word_to_col[w] for document in documents for w in docum
 story_of_word = torch.tensor([i for i, document in enumerate(documents) for _ in document])
 start = time.perf_counter()
 result = embeddings.train_skipgram(word_ids, len(vocab), dim=32, window=4, negatives=5, epochs=2,
-                                   segments=story_of_word, seed=0)
+                                   segments=story_of_word, seed=0, loss_fn=sgns_loss)   # with your loss
 print(f"{result.steps} steps over {result.pairs:,} pairs per pass, in {time.perf_counter() - start:.1f} s")
 print(f"loss: first step {result.losses[0]:.3f}, mean of the last 50 steps "
       f"{sum(result.losses[-50:]) / 50:.3f}  (chance: 6 × ln 2 = {6 * math.log(2):.3f})")
@@ -361,7 +456,7 @@ ax.set(xlabel="step", ylabel="loss per pair", title="word2vec (skip-gram, negati
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.3 — cosine similarity
+# ### Exercise 2.4 — cosine similarity
 # Vectors are compared by the angle between them, not their length:
 # $\cos(a, b) = \dfrac{a^\top b}{\lVert a\rVert\,\lVert b\rVert}$, from $-1$ (opposite) through 0 (unrelated)
 # to 1 (same direction). Write `cosine(a, b)` for two 1-D tensors, returning a Python float.
@@ -379,7 +474,7 @@ def cosine(a, b):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("2.3", cosine, [
+check_function("2.4", cosine, [
     ((torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])), 0.0),
     ((torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0])), 1.0),
     ((torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -2.0])), -1.0),
@@ -422,7 +517,7 @@ assert all(w2v.analogy(a, b, c)[0][0] == d for (a, b, c), d in expected_answers.
     "each of the four analogies finds the expected word first"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.4 — solve an analogy
+# ### Exercise 2.5 — solve an analogy
 # Write `solve_analogy(wv, a, b, c)` that returns the word (a string) whose vector has the highest cosine
 # similarity with `wv[b] - wv[a] + wv[c]`, skipping `a`, `b` and `c` themselves. Loop over `wv.words` and use
 # your `cosine`.
@@ -442,7 +537,7 @@ def solve_analogy(wv, a, b, c):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("2.4", lambda a, b, c: solve_analogy(w2v, a, b, c), [
+check_function("2.5", lambda a, b, c: solve_analogy(w2v, a, b, c), [
     (("king", "queen", "prince"), w2v.analogy("king", "queen", "prince")[0][0]),
     (("man", "woman", "boy"), w2v.analogy("man", "woman", "boy")[0][0]),
     (("girl", "princess", "boy"), w2v.analogy("girl", "princess", "boy")[0][0]),
@@ -889,6 +984,78 @@ plt.show()
 # Rotations compose, $R_m^\top R_n = R_{n-m}$, so the attention score $(R_m q)^\top (R_n k) = q^\top R_{n-m}\,k$
 # depends on the **relative** position $n - m$ only.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.6 — RoPE's rotation
+# Write `rope(x, positions)` for a tensor `x` of shape $(\dots, T, d)$ ($d$ even; any leading axes, such as
+# batch and heads) whose row $t$ sits at position `positions[t]`: turn each pair $(x_{2i}, x_{2i+1})$ by the
+# angle $m\theta_i$, $\theta_i = 10000^{-2i/d}$, as $R_m$ above does, without building the matrix. Pair
+# neighbouring features, 0 with 1, 2 with 3, ...: the pairing of the RoFormer paper and of the package (a
+# few cells below shows the other convention, which pairs feature $i$ with feature $i + d/2$). Return a new
+# tensor of `x`'s shape and dtype. The proofs and the picture below run on your function.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Pair $i$ of the vector at position $m$ is a point in a plane, turned by the angle
+#    $\varphi = m\theta_i$: $(a, b) \mapsto (a\cos\varphi - b\sin\varphi,\; a\sin\varphi + b\cos\varphi)$. The first
+#    pair turns fastest ($\theta_0 = 1$ radian per position), the last one slowest.
+# 2. **The approach.** `torch.arange(0, d, 2)` is $2i$ for every pair, so
+#    $\theta = 10000^{-\text{arange}(0, d, 2)/d}$ has shape $(d/2,)$, and `positions[:, None] * theta` gives the
+#    $(T, d/2)$ angles, which broadcast over the leading axes of `x` (compute them in float64: angles of large
+#    positions lose digits in float32). The even features `x[..., 0::2]` are the $a$'s, the odd ones
+#    `x[..., 1::2]` the $b$'s; write the rotated pairs back into the same slots of a new tensor.
+# 3. **A skeleton.**
+#    ```python
+#    d = x.shape[-1]
+#    theta = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float64) / ___)   # (d/2,)
+#    angles = positions.to(torch.float64)[:, None] * ___                    # (T, d/2)
+#    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+#    a, b = x[..., 0::2], x[..., 1::2]                                      # (..., T, d/2) each
+#    out = torch.empty_like(x)
+#    out[..., 0::2] = a * cos - ___
+#    out[..., 1::2] = ___
+#    return out
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def rope(x, positions):
+    """x (..., T, d), positions (T,) -> x with pair (x_2i, x_2i+1) of row t turned by positions[t] · θ_i."""
+    # BEGIN SOLUTION
+    d = x.shape[-1]
+    theta = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)   # (d/2,): θ_i, fast to slow
+    angles = positions.to(torch.float64)[:, None] * theta                # (T, d/2): m θ_i
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]                                    # the two coordinates of each pair
+    out = torch.empty_like(x)
+    out[..., 0::2] = a * cos - b * sin
+    out[..., 1::2] = a * sin + b * cos
+    return out
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+g = torch.Generator().manual_seed(0)
+rope_cases = [
+    (torch.tensor([[1.0, 0.0]]), torch.tensor([1])),                                 # one pair at m = 1
+    (torch.randn(3, 4, dtype=torch.float64, generator=g), torch.arange(3)),          # two pairs, m = 0, 1, 2
+    (torch.randn(2, 3, 5, 8, generator=g), torch.arange(5)),                         # batch and heads
+    (torch.randn(3, 8, generator=g), torch.tensor([5, 6, 7])),                       # not starting at 0
+    (torch.randn(4, 16, dtype=torch.float64, generator=g), torch.tensor([0, 9, 40, 100])),  # far apart
+    (torch.randn(1, 6, 64, generator=g), torch.arange(6)),                           # d = 64
+]
+if not check_function("2.6", rope, [((x, m), positional.apply_rope(x, m)) for x, m in rope_cases],
+                      hint="the cases are 1 the point (1, 0) at position 1, which must become (cos 1, sin 1); "
+                           "2 two pairs at positions 0, 1, 2; 3 a (batch, heads, T, d) tensor; 4 positions 5, 6, 7, "
+                           "not 0, 1, 2; 5 positions far apart; 6 d = 64. Pair neighbours (0 with 1), not halves; "
+                           "θ_i = 10000^(-2i/d) with i the pair's index; the angle is positions[t] · θ_i.",
+                      atol=1e-5):
+    print("Using the course's version, course_utils.positional.apply_rope, from here on.")
+    rope = positional.apply_rope
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Proof.** Your rotation equals $R_m x$ with the matrix written out, and the package's `positional.apply_rope`;
+# then the property that matters, with your function: the score depends on $n - m$ only.
+
 # %% slideshow={"slide_type": "-"}
 def rotation_matrix(m, d):
     blocks = []
@@ -903,16 +1070,17 @@ d = 64
 g = torch.Generator().manual_seed(0)
 q, k = torch.randn(d, dtype=torch.float64, generator=g), torch.randn(d, dtype=torch.float64, generator=g)
 xs = torch.randn(10, d, dtype=torch.float64, generator=g)   # ten vectors at positions 0..9
-ours = torch.stack([rotation_matrix(m, d) @ xs[m] for m in range(10)])
-diff = (ours - positional.apply_rope(xs)).abs().max().item()
-print(f"max |R_m x − positional.apply_rope| = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
+ours = torch.stack([rotation_matrix(m, d) @ xs[m] for m in range(10)])   # R_m x, one matrix per position
+diff = max((ours - rope(xs, torch.arange(10))).abs().max().item(),
+           (ours - positional.apply_rope(xs)).abs().max().item())
+print(f"max |R_m x − your rope, positional.apply_rope| = {diff:.1e}", "✓" if diff < 1e-12 else "✗")
 assert diff < 1e-12
 
 
 def rope_score(m, n):
-    """(R_m q) · (R_n k) for the fixed q and k above."""
-    q_m = positional.apply_rope(q[None], torch.tensor([m]))[0]
-    k_n = positional.apply_rope(k[None], torch.tensor([n]))[0]
+    """(R_m q) · (R_n k) for the fixed q and k above, rotated by your rope."""
+    q_m = rope(q[None], torch.tensor([m]))[0]
+    k_n = rope(k[None], torch.tensor([n]))[0]
     return (q_m @ k_n).item()
 
 
@@ -921,7 +1089,7 @@ relative = [rope_score(m, n) for m, n in pairs]
 gap = max(relative) - min(relative)
 print("scores for (m, n) =", pairs, "→", [round(s, 6) for s in relative])
 print(f"all have n − m = −4: max |score − score| = {gap:.1e}", "✓" if gap < 1e-9 else "✗")
-lengths = (positional.apply_rope(xs).norm(dim=1) - xs.norm(dim=1)).abs().max().item()
+lengths = (rope(xs, torch.arange(10)).norm(dim=1) - xs.norm(dim=1)).abs().max().item()
 print(f"rotations keep lengths: max | |RoPE(x)| − |x| | = {lengths:.1e}")
 assert gap < 1e-9 and lengths < 1e-12
 
@@ -978,7 +1146,7 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.5 — how fast do the hands turn?
+# ### Exercise 2.7 — how fast do the hands turn?
 # For RoPE with $d = 64$ and base 10000, pair $i$ turns by $\theta_i = 10000^{-2i/64}$ radians per
 # position. After how many positions is pair 0 back where it started (`period_first`), and the last pair,
 # $i = 31$ (`period_last`)? Answer with floats.
@@ -995,9 +1163,9 @@ period_last = 2 * math.pi / 10000 ** (-2 * 31 / 64)
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("2.5a", period_first, 2 * math.pi, hint="θ_0 = 1 radian per position.")
+check("2.7a", period_first, 2 * math.pi, hint="θ_0 = 1 radian per position.")
 angles = positional.rope_angles(torch.tensor([1]), 64)[0]
-check("2.5b", period_last, 2 * math.pi / angles[-1].item(), hint="θ_31 = 10000^(-62/64): divide 2π by it.")
+check("2.7b", period_last, 2 * math.pi / angles[-1].item(), hint="θ_31 = 10000^(-62/64): divide 2π by it.")
 print(f"pair 0 repeats every {2 * math.pi:.1f} positions, pair 31 every {2 * math.pi / angles[-1]:,.0f}: "
       "fast pairs resolve nearby order, slow ones far-away order")
 
@@ -1014,6 +1182,8 @@ print(f"pair 0 repeats every {2 * math.pi:.1f} positions, pair 31 every {2 * mat
 # - Attention sees a set, so order must be injected: sinusoidal (fixed, dot product depends on distance),
 #   learned (a table, limited to the trained length), or RoPE (rotating queries and keys so that scores depend
 #   on relative position only).
+# - You wrote the one-hot lookup, word2vec's loss (the vectors above were trained with it) and RoPE's rotation;
+#   the proofs after each ran on your code.
 #
 # **Next:** [03 · Attention](03_attention.ipynb) — how the tokens' vectors are mixed.
 
