@@ -85,6 +85,9 @@ class GPTConfig:
             ("use_bias", self.bias, "biases in projections and norms"),
             ("prenorm", self.prenorm, "LayerNorm before (True) or after (False) each sublayer"),
             ("causal", self.causal, "decoder (True: see only the past) or encoder (False)"),
+            ("encoder_num_layers", 0 if self.causal else self.n_layer, "blocks that read the whole input (BERT, T5)"),
+            ("decoder_num_layers", self.n_layer if self.causal else 0, "blocks that see only the past (GPT, T5)"),
+            ("share_embeddings", True, "LM head = token embedding matrix (tied, always in GPT)"),
         ]
 
 

@@ -287,3 +287,12 @@ def test_progress_bar_redraws_at_most_once_a_second(monkeypatch):
     ids = torch.tensor([1, 2, 3, 4, 5, 6, 7] * 30)
     train(GPT(TINY), ids, ids, TrainConfig(max_steps=2, batch_size=4, warmup_steps=1, eval_interval=2))
     assert len(bars) == 1 and bars[0].get("mininterval", 0.1) >= 1.0, bars
+
+
+def test_hyperparameter_table_names_the_stacks_and_the_tying():
+    rows = {name: value for name, value, _ in GPTConfig(n_layer=3).hyperparameter_table()}
+    assert (rows["encoder_num_layers"], rows["decoder_num_layers"], rows["share_embeddings"]) == (0, 3, True)
+    rows = {name: value for name, value, _ in GPTConfig(n_layer=3, causal=False).hyperparameter_table()}
+    assert (rows["encoder_num_layers"], rows["decoder_num_layers"]) == (3, 0)
+    model = GPT(GPTConfig(vocab_size=10, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    assert model.lm_head.weight is model.transformer.wte.weight       # share_embeddings: one tensor
