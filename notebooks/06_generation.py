@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 · Generation
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/06_generation.ipynb) · or locally, as the README says
+#
 # A trained language model gives one thing: a probability for every possible next token. Text comes from
 # using it in a loop — pick a token, append it, ask again. *How* we pick decides whether the text is dull,
 # varied or broken; *how we compute* each step decides whether it is fast. And fluent text is not true
@@ -30,27 +32,42 @@
 # 2. measure, with storyworld's grammar as the judge, how decoding settings trade correctness for variety,
 #    and why greedy decoding and repetition penalties misbehave;
 # 3. build a KV cache, prove that it changes no output, and measure its speed-up, the time to first token
-#    and the time per token;
-# 4. show a model answering fluently about facts its prompt never states (hallucination), and measure how
-#    putting the facts in the prompt (grounding) changes its answers;
+#    and the time per token; quantize the weights to int8 per channel, prove the rounding error against
+#    PyTorch's, and measure model size and loss against the entropy floor, beside bfloat16;
+# 4. show a model answering fluently about facts its prompt never states (hallucination), measure how
+#    putting the facts in the prompt (grounding) changes its answers, and build retrieval-augmented generation:
+#    retrieve the story with TF-IDF or the GPT's own hidden states, measure recall@k and the answers;
 # 5. spend more compute at test time — best-of-N with a checker, and majority voting — and plot accuracy
 #    against N.
 #
-# **Time:** about 30 minutes to read and run; the notebook runs in about a minute on two laptop CPU cores,
+# **Time:** about 40 minutes to read and run; the notebook runs in about a minute on two laptop CPU cores,
 # offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
+import copy
+import io
 import math
 import re
 import time
+import warnings
 from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
-from course_utils import storyworld
+from course_utils import embeddings, metrics, storyworld
 from course_utils import generate as gen
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
@@ -783,6 +800,182 @@ plt.show()
 # memory in pages. All of these make each token *cheaper*; section 6 pulls the other lever, spending *more*
 # tokens on a question to answer it better.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Quantization and low precision, measured
+# The table's two rounding techniques, written out. **int8 per-channel symmetric quantization** stores each
+# weight matrix $W$ (out × in) of an `nn.Linear` as 8-bit integers and one float scale per output row $r$:
+#
+# $$s_r = \frac{\max_j |W_{rj}|}{127}, \qquad q_{rj} = \operatorname{clamp}\!\big(\operatorname{round}(W_{rj} / s_r),\,
+# -127,\, 127\big), \qquad \hat W_{rj} = s_r\, q_{rj}.$$
+#
+# Rounding to the nearest step moves a weight by at most half a step: $|W_{rj} - \hat W_{rj}| \le s_r / 2$. One
+# scale per row (*per channel*), not one per matrix (*per tensor*), so that a row of large weights does not
+# coarsen the steps of all the others. We keep the embeddings and LayerNorms in float32 and compute in float32
+# with $\hat W$ (*weight-only* quantization: the saving is memory, the bytes a decode step must read).
+
+# %% slideshow={"slide_type": "-"}
+def quantize_per_channel(w):
+    """(out, in) float weights -> (out, in) int8 and one scale per output row (out,)."""
+    scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127                 # a row of zeros gets a tiny scale
+    q = (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def dequantize(q, scale):
+    return q.float() * scale[:, None]                                    # (out, in) float32
+
+
+def linear_layers(model):
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+
+
+int8_gpt = copy.deepcopy(gpt)
+int8_state = {}                                                          # what an int8 checkpoint would store
+int8_bytes, worst_step, worst_reference = 0, 0.0, 0.0
+for name, layer in linear_layers(int8_gpt):
+    w = layer.weight.detach()
+    q, scale = quantize_per_channel(w)
+    w_hat = dequantize(q, scale)
+    reference = torch.fake_quantize_per_channel_affine(w, scale, torch.zeros(len(scale), dtype=torch.int32),
+                                                       0, -127, 127)  # PyTorch's quantize-dequantize
+    worst_reference = max(worst_reference, (w_hat - reference).abs().max().item())
+    worst_step = max(worst_step, ((w - w_hat).abs() / scale[:, None]).max().item())
+    int8_state[name + ".weight"], int8_state[name + ".scale"] = q, scale
+    int8_bytes += q.numel() * q.element_size() + scale.numel() * 4     # int8 weights, float32 scales
+    layer.weight = nn.Parameter(w_hat)    # lm_head gets its own copy: the float embedding table stays as it was
+quantized = {id(layer.weight) for _, layer in linear_layers(int8_gpt)}
+for name, p in int8_gpt.named_parameters():                           # the rest stays float32
+    if id(p) not in quantized:
+        int8_state[name] = p.detach()
+        int8_bytes += p.numel() * 4
+fp32_bytes = sum(p.numel() * 4 for p in gpt.parameters())
+print(f"{len(linear_layers(gpt))} linear layers: max |ours − torch.fake_quantize_per_channel_affine| = "
+      f"{worst_reference:.1e}", "✓" if worst_reference == 0 else "✗")
+print(f"largest error {worst_step:.3f} steps (at most 0.5: rounding to the nearest step)",
+      "✓" if worst_step <= 0.5 + 1e-6 else "✗")
+print(f"model size: float32 {fp32_bytes:,} bytes, int8 weights {int8_bytes:,} bytes "
+      f"({fp32_bytes / int8_bytes:.1f}× smaller)")
+assert worst_reference == 0 and worst_step <= 0.5 + 1e-6
+
+w = gpt.transformer.h[0].mlp.c_fc.weight.detach()
+per_tensor = w.abs().max() / 127
+print(f"one scale for all of block 1's c_fc instead of one per row: the mean step is "
+      f"{per_tensor / (w.abs().amax(dim=1) / 127).mean():.1f}× coarser")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **The reference.** PyTorch's own `quantize_dynamic` replaces each `nn.Linear` with an int8 version (here
+# with per-channel scales); it also rounds each layer's *input* to 8 bits on the fly, which is where
+# "dynamic" comes from, and multiplies in integers. Its scales are $\max|W_{r\cdot}|/127.5$, as it uses the
+# full range $-128 \dots 127$. Last, **bfloat16**: the same 8 exponent bits as float32 (the same range) but 7
+# mantissa bits instead of 23, so every weight and every layer's output is rounded to about 3 significant
+# digits. All four against the entropy floor on 50 held-out stories:
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+held_out = storyworld.load_split("test", 50)
+held_out_ids = torch.tensor(tokenizer.encode("\n" + held_out.text))
+
+
+def nats_per_char(model):
+    return metrics.token_nlls(model, held_out_ids).sum().item() / held_out.n_chars
+
+
+def saved_bytes(state):
+    """The size of a checkpoint file: torch.save of the state dict."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.tell()
+
+
+with warnings.catch_warnings():   # torch.ao.quantization announces its move to the torchao package
+    warnings.simplefilter("ignore")
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        torch_int8 = quantize_dynamic(copy.deepcopy(gpt), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        torch_modules = dict(torch_int8.named_modules())
+        torch_steps = 0.0
+        for name, layer in linear_layers(gpt):
+            packed = torch_modules[name].weight()                        # a quantized tensor: int8 and scales
+            error = (layer.weight.detach() - packed.dequantize()).abs() / packed.q_per_channel_scales()[:, None]
+            torch_steps = max(torch_steps, error.max().item())
+    except (ImportError, AttributeError, RuntimeError) as error:
+        torch_int8 = None
+        print(f"this PyTorch build has no dynamic quantization ({error}): the reference row is left out")
+bf16_gpt = copy.deepcopy(gpt).to(torch.bfloat16)
+
+floor = held_out.nats_per_char
+losses = {"float32": nats_per_char(gpt), "int8, ours": nats_per_char(int8_gpt)}
+try:
+    losses["bfloat16"] = nats_per_char(bf16_gpt)
+except RuntimeError as error:      # some CPU builds (or ATEN_CPU_CAPABILITY=default) lack a bfloat16 matmul
+    print(f"no bfloat16 matmul here ({error}): bfloat16 weights with float32 arithmetic instead")
+    losses["bfloat16"] = nats_per_char(copy.deepcopy(bf16_gpt).float())
+sizes = {"float32": saved_bytes(gpt.state_dict()), "int8, ours": saved_bytes(int8_state),
+         "bfloat16": saved_bytes(bf16_gpt.state_dict())}
+if torch_int8 is not None:
+    losses["int8, PyTorch"] = nats_per_char(torch_int8)
+    sizes["int8, PyTorch"] = saved_bytes(torch_int8.state_dict())
+gap = losses["float32"] - floor
+print(f"entropy floor {floor:.4f} nats/char; float32 is {gap:.4f} above it\n")
+print(f"{'weights':<15}{'file bytes':>11}{'nats/char':>11}{'change':>10}{'of the gap':>12}")
+for name, loss in losses.items():
+    change = loss - losses["float32"]
+    print(f"{name:<15}{sizes[name]:>11,}{loss:>11.4f}{change:>+10.5f}{change / gap:>+12.1%}")
+if torch_int8 is not None:
+    print(f"\nPyTorch's int8 weights: largest error {torch_steps:.3f} of its steps")
+for name in losses:
+    assert abs(losses[name] - losses["float32"]) < 0.05 * gap, \
+        f"{name}: the loss moves by less than 5% of the gap to the floor"
+assert sizes["int8, ours"] < sizes["float32"] / 3, "int8 weights make the model over three times smaller"
+assert torch_int8 is None or torch_steps <= 0.5 + 1e-3, "PyTorch's int8 weights too are within half a step"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# int8 weights make the checkpoint about three times smaller (one byte a weight and one scale per row; the
+# embeddings stay float32) and move the loss by less than 5% of the gap to the entropy floor, in either direction;
+# PyTorch's version, which also rounds the activations, does the same, and so does bfloat16 at half the size.
+# For this model the rounding is noise far below what it still has to learn. Large models lose little at 8 bits
+# too; at 4 bits and fewer, outlier weights force smaller groups (one scale per 64 or 128 weights), a
+# calibration set, and methods such as GPTQ or AWQ that choose the rounding to keep each layer's outputs.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.4 — clip the outliers
+# A few very large weights set a row's scale and make the steps coarse for all the others. **Clipping** shrinks
+# the scale to $s_r = c \cdot \max_j |W_{rj}| / 127$ with $0 < c \le 1$ and clamps the weights beyond it to
+# $\pm 127$ steps: the largest weights get worse, all the others finer. Write `fake_quantize_int8(w, clip)`:
+# per-channel symmetric int8 of a 2-D `w`, with that scale, returning the dequantized float weights $\hat W$.
+#
+# <details><summary>💡 Hint</summary>
+#
+# One scale per row: `scale = clip * w.abs().amax(dim=1) / 127`, then `q = (w / scale[:, None]).round()`,
+# clamped to $[-127, 127]$ (with $c < 1$ the clamp is what keeps the large weights at 127 steps), and
+# `q * scale[:, None]`. A single `w.abs().max()` for the whole matrix is per-tensor, not per-channel.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def fake_quantize_int8(w, clip=1.0):
+    # BEGIN SOLUTION
+    scale = clip * w.abs().amax(dim=1) / 127
+    q = (w / scale[:, None]).round().clamp(-127, 127)
+    return q * scale[:, None]
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+def pytorch_fake_quantize(w, clip):
+    """PyTorch's quantize-then-dequantize with the scales of the task, as the reference."""
+    scale = clip * w.abs().amax(dim=1) / 127
+    return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros(len(scale), dtype=torch.int32), 0, -127, 127)
+
+
+rows = torch.tensor([[2.54, -1.0, 0.5], [0.0254, 0.01, -0.02]])      # two rows 100× apart
+random_w = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+check_function("6.4", fake_quantize_int8, [
+    ((rows, 1.0), rows),                                               # steps 0.02 and 0.0002: exact
+    ((rows, 0.5), torch.tensor([[1.27, -1.0, 0.5], [0.0127, 0.01, -0.0127]])),   # the largest clamped
+    ((random_w, 1.0), pytorch_fake_quantize(random_w, 1.0)),
+    ((random_w * 3, 0.7), pytorch_fake_quantize(random_w * 3, 0.7)),
+], hint="One scale per row (amax over dim=1), times clip; round, clamp to [-127, 127], multiply back.")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Hallucination: fluent answers without a source
 #
@@ -945,6 +1138,206 @@ plt.show()
 #   loop (AutoGPT was an early example; protocols such as MCP, the Model Context Protocol, standardize how a
 #   model connects to tools).
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Retrieval-augmented generation, measured
+# Our grounded prompts had a perfect retriever: we handed the model the right story. Now it has to be found.
+# The **store** is the 71 test stories about sharing; the **question** is section 5's ungrounded prompt, the
+# story as a reader remembers it, without the sentence that says whom the hero met, up to where the name comes.
+# The pipeline:
+#
+# 1. embed every story of the store once, and the question, as vectors;
+# 2. **retrieve** the story whose vector is closest to the question's (cosine similarity);
+# 3. put it in the prompt and let the model answer. Our model only continues stories, so, as in section 5, the
+#    prompt is the retrieved story read up to the place where it names the friend.
+#
+# Two embeddings from earlier notebooks: **TF-IDF** (notebook 02: counts of words, rare words weighted up) and
+# the GPT's own hidden states after the last block, **mean-pooled** over the text's tokens.
+
+# %% slideshow={"slide_type": "-"}
+fig, ax = plt.subplots(figsize=(11, 2.3))
+boxes = [(0.07, 0.5, "question\n(a story without\nthe friend's name)"), (0.27, 0.5, "embed\nTF-IDF or GPT"),
+         (0.47, 0.5, "nearest story\n(cosine similarity)"), (0.67, 0.5, "prompt: that story,\nup to the name"),
+         (0.86, 0.5, "GPT → answer"), (0.47, 0.08, "store: 71 stories,\nembedded once")]
+for x, y, text in boxes:
+    ax.text(x, y, text, ha="center", va="center", fontsize=9,
+            bbox=dict(boxstyle="round,pad=0.4", fc="#dbe8f5" if y > 0.3 else "#f3e3c3", ec="k"))
+for (x0, y0), (x1, y1) in [((0.14, 0.5), (0.2, 0.5)), ((0.34, 0.5), (0.39, 0.5)), ((0.55, 0.5), (0.59, 0.5)),
+                           ((0.75, 0.5), (0.8, 0.5)), ((0.47, 0.2), (0.47, 0.35))]:
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", lw=1.5))
+ax.set(xlim=(0, 0.95), ylim=(-0.1, 0.8), title="Retrieval-augmented generation")
+ax.axis("off")
+plt.show()
+
+# %% slideshow={"slide_type": "-"}
+store = [s for s in test_stories if s.topic == "share"]      # the stories section 5 asked about, in order
+rag_questions = questions["who did the hero meet?"]             # (grounded, ungrounded, answer) per story
+assert len(store) == len(rag_questions)
+
+
+def tfidf_vectors(store_texts, query_texts):
+    """TF-IDF rows for the store, and for the queries with the store's vocabulary and idf; unit length."""
+    counts, vocabulary = embeddings.bag_of_words([embeddings.words(t) for t in store_texts])
+    store_vectors, idf = embeddings.tfidf(counts)
+    query_counts, _ = embeddings.bag_of_words([embeddings.words(t) for t in query_texts], vocabulary)
+    query_vectors = query_counts * idf
+    return store_vectors, query_vectors / query_vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+@torch.no_grad()
+def last_hidden(texts):
+    """The GPT's last hidden states (after the final LayerNorm) for many texts at once, (B, T, n_embd), and the
+    mask of real tokens (B, T). Shorter texts are padded at the end: causal attention keeps that harmless."""
+    ids = [encode(t)[0] for t in texts]
+    lengths = torch.tensor([len(i) for i in ids])
+    idx = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True)   # (B, T), padded with token 0
+    tr = gpt.transformer
+    x = tr.wte(idx) + tr.wpe(torch.arange(idx.size(1)))
+    for block in tr.h:
+        x = block(x)
+    return tr.ln_f(x), torch.arange(idx.size(1)) < lengths[:, None]
+
+
+def gpt_vectors(texts):
+    """Mean pooling: each text's hidden states averaged over its real tokens, (B, n_embd)."""
+    h, mask = last_hidden(texts)
+    return (h * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+
+
+queries = [ungrounded for _, ungrounded, _ in rag_questions]
+first_sentences = [s.text.split(". ")[0] + "." for s in store]  # a shorter question: who the story is about
+store_gpt = gpt_vectors([s.text for s in store])
+similarity = {}
+for query_name, texts in (("remembered story", queries), ("first sentence", first_sentences)):
+    store_tfidf, query_tfidf = tfidf_vectors([s.text for s in store], texts)
+    similarity["TF-IDF", query_name] = embeddings.cosine_similarity(query_tfidf, store_tfidf)   # (questions, store)
+    similarity["GPT, mean-pooled", query_name] = embeddings.cosine_similarity(gpt_vectors(texts), store_gpt)
+print("a question:  …" + queries[0][-110:])
+print("its first sentence: " + first_sentences[0])
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# **Recall@k** scores a retriever alone: the share of questions whose right story is among the $k$ stories it
+# ranks highest. With $\text{rank}_q$ the number of stories scored above question $q$'s right one,
+#
+# $$\text{recall@}k = \frac{1}{Q}\sum_{q=1}^{Q} \mathbb{1}[\text{rank}_q < k].$$
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+right = torch.arange(len(store))                                # question i belongs to story i
+
+
+def ranks(sim, right):
+    """For each question, how many stories score higher than its right one (0 = retrieved first)."""
+    return (sim > sim.gather(1, right[:, None])).sum(dim=1)
+
+
+print(f"{'embedding':<18}{'question':<18}{'recall@1':>9}{'recall@5':>9}   (chance: {1 / len(store):.0%}, "
+      f"{5 / len(store):.0%})")
+recall = {}
+for (embedding_name, query_name), sim in similarity.items():
+    r = ranks(sim, right)
+    recall[embedding_name, query_name] = {k: (r < k).float().mean().item() for k in (1, 5)}
+    print(f"{embedding_name:<18}{query_name:<18}{recall[embedding_name, query_name][1]:>9.0%}"
+          f"{recall[embedding_name, query_name][5]:>9.0%}")
+tfidf_1 = recall["TF-IDF", "remembered story"][1]
+gpt_1 = recall["GPT, mean-pooled", "remembered story"][1]
+assert tfidf_1 > 0.9 and 0.6 < gpt_1 < 0.9, \
+    "TF-IDF retrieves the right story for nearly every question, the GPT's pooled states for about three quarters"
+assert all(recall[e, "remembered story"][5] > 0.95 for e in ("TF-IDF", "GPT, mean-pooled")), \
+    "in the top 5 both find (nearly) every right story"
+assert 0.35 < recall["TF-IDF", "first sentence"][1] < 0.75 and recall["TF-IDF", "first sentence"][5] > 0.9, \
+    "from the first sentence alone TF-IDF ranks the right story first about half the time, but nearly always top 5"
+assert recall["GPT, mean-pooled", "first sentence"][1] < 0.3, "the GPT's pooled states rarely find it from there"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Now the answers. For each question the model reads one of: nothing but the question (**none**, section 5's
+# ungrounded prompt), the **right** story, the story each retriever ranked first, or a **wrong** story (the
+# next one in the store). Besides accuracy we count how often the answer is the friend of the story the model
+# read:
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+def friend_of(story):
+    return friend_prompts(story)[2]
+
+
+documents = {"none": [None] * len(store), "right story": store,
+             "retrieved, TF-IDF": [store[i] for i in similarity["TF-IDF", "remembered story"].argmax(dim=1)],
+             "retrieved, GPT": [store[i] for i in similarity["GPT, mean-pooled", "remembered story"].argmax(dim=1)],
+             "wrong story": store[1:] + store[:1]}
+rag = {}
+for condition, docs in documents.items():
+    prompts = [ungrounded if doc is None else friend_prompts(doc)[0]          # the document, up to the name
+               for (_, ungrounded, _), doc in zip(rag_questions, docs)]
+    h, mask = last_hidden(prompts)
+    last = h[torch.arange(len(prompts)), mask.sum(dim=1) - 1]                 # each prompt's last real token
+    answers = [tokenizer.itos[i] for i in gpt.lm_head(last).argmax(dim=-1).tolist()]
+    correct = [answer == truth for answer, (_, _, truth) in zip(answers, rag_questions)]
+    faithful = [doc is not None and answer == friend_of(doc) for answer, doc in zip(answers, docs)]
+    rag[condition] = (np.mean(correct), np.mean(faithful))
+print(f"{'the model reads':<20}{'accuracy':>9}{'names its document’s friend':>30}")
+for condition, (acc, faithful) in rag.items():
+    print(f"{condition:<20}{acc:>9.0%}{'-' if condition == 'none' else f'{faithful:.0%}':>30}")
+assert rag["right story"][0] > 0.95, "with the right story the model names the friend (nearly) every time"
+assert rag["none"][0] < 0.25 and rag["wrong story"][0] < 0.25, "with no story or a wrong one it is near chance"
+assert rag["wrong story"][1] > 0.9, "with a wrong story it names that story's friend: faithful to the wrong source"
+assert all(abs(rag[f"retrieved, {e}"][0] - r) < 0.1 for e, r in (("TF-IDF", tfidf_1), ("GPT", gpt_1))), \
+    "retrieved-story accuracy follows the retriever's recall@1"
+
+# %% slideshow={"slide_type": "-"}
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.bar(list(rag), [acc for acc, _ in rag.values()], color=["C7", "C2", "C0", "C1", "C3"])
+ax.axhline(1 / 15, color="k", ls=":", lw=1, label="chance: 1 in 15 names")
+ax.set(ylabel="accuracy", ylim=(0, 1.05), title="Who did the hero meet? The answer is as good as the retrieved story")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# - **The answer is as good as the retrieval.** The model names the friend of whatever story it reads, (nearly)
+#   every time, so its accuracy follows the retriever's recall@1: nearly all right with TF-IDF, about three
+#   quarters with the GPT's pooled states.
+# - **A wrong document gives a wrong answer that looks sourced.** With the wrong story the model names that
+#   story's friend: faithful to its source, and false. Without a story it is at chance as well, but at least
+#   nothing in the prompt seems to back it. Retrieval moves part of the hallucination problem into the search.
+# - **A language model's hidden states are not a search engine.** Averaged over a story they mostly say what
+#   all storyworld stories share, not which characters this one has. RAG systems use embedding models *trained*
+#   to put a question and its passage close together (contrastive training, as in Sentence-BERT or E5), often
+#   mixed with a word-matching score such as BM25, a refinement of TF-IDF.
+# - **Short questions are ambiguous.** From the first sentence alone TF-IDF ranks the right story first about
+#   half the time, but nearly always among its top 5. Systems therefore retrieve several passages and let the
+#   model read them all, or rerank them; our 128-token window holds only one story.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.5 — recall@k
+# Write `recall_at_k(similarity, right, k)`: `similarity` is a (questions, documents) tensor, `right[q]` the
+# index of question `q`'s right document. Return, as a Python float, the share of questions whose right
+# document is among the `k` most similar ones.
+#
+# <details><summary>💡 Hint</summary>
+#
+# `similarity.topk(k, dim=1).indices` is (questions, k): the k best documents of each row. Compare it with
+# `right[:, None]`, take `.any(dim=1)`, then `.float().mean().item()`.
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def recall_at_k(similarity, right, k):
+    # BEGIN SOLUTION
+    top = similarity.topk(k, dim=1).indices                          # (questions, k)
+    return (top == right[:, None]).any(dim=1).float().mean().item()
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+square = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8]])           # 2 questions, 3 documents
+wide = torch.tensor([[0.1, 0.4, 0.3, 0.2], [0.5, 0.1, 0.2, 0.6]])    # 2 questions, 4 documents
+check_function("6.5", recall_at_k, [
+    ((square, torch.tensor([0, 1]), 1), 0.5),
+    ((square, torch.tensor([0, 1]), 2), 1.0),
+    ((wide, torch.tensor([2, 1]), 2), 0.5),
+    ((wide, torch.tensor([2, 1]), 3), 0.5),
+    ((wide, torch.tensor([2, 1]), 4), 1.0),
+    ((wide, torch.tensor([1, 0]), 1), 0.5),
+], hint="topk over the documents (dim=1) of each question, largest first; a hit if the right index is among them.")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Test-time scaling: more samples, a checker, a vote
 #
@@ -1057,7 +1450,7 @@ plt.show()
 # tokens make long reasoning and a large $N$ affordable.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.4 — how many samples?
+# ### Exercise 6.6 — how many samples?
 # With a perfect checker and a single-sample accuracy of $p = 1/6$, how many samples `n_needed` does
 # best-of-N need to be right at least 90% of the time? Use the formula, not the simulation.
 #
@@ -1072,8 +1465,8 @@ n_needed = math.ceil(math.log(0.1) / math.log(5 / 6))
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("6.4", n_needed, 13, hint="The smallest N with 1 - (5/6)**N >= 0.9.")
-check_true("6.4b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_needed - 1),
+check("6.6", n_needed, 13, hint="The smallest N with 1 - (5/6)**N >= 0.9.")
+check_true("6.6b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_needed - 1),
            message_if_false="N should be the smallest number of samples that reaches 90%",
            hint="Try your N and N - 1 in the formula.")
 
@@ -1088,10 +1481,16 @@ check_true("6.4b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_ne
 #   logit beyond $10^{-5}$ and no token, and its advantage grows with the length. With absolute positions it
 #   must be rebuilt once the text outgrows the window; with relative positions a slid cache is close, not exact.
 # - Time to first token is the prefill over the prompt; after it, each token costs one decode step.
-# - Mixed precision, quantization, fused kernels, local attention and batching make each token cheaper.
+# - Mixed precision, quantization, fused kernels, local attention and batching make each token cheaper. int8
+#   per-channel weights ($s_r = \max|W_{r\cdot}|/127$, error at most half a step) made the model about 3×
+#   smaller and bfloat16 2×, each moving the loss by a small fraction of its gap to the entropy floor, as
+#   PyTorch's own dynamic quantization did.
 # - The model answers fluently about facts its prompt never states. Putting the facts in the prompt fixes
 #   this only for questions it has learned to read from context. Retrieval (RAG), verifiers, aligned models,
 #   guardrails and tools reduce hallucination; none removes it.
+# - RAG: embed the store and the question, put the nearest story in the prompt. The answer is only as good as
+#   the retrieval (recall@1): TF-IDF found nearly every right story, the GPT's mean-pooled states about three
+#   quarters; with a wrong story the model faithfully answers from it.
 # - Test-time scaling: with a checker, accuracy grows as $1-(1-p)^N$; majority voting helps only when the
 #   model's most likely answer is right. Self-refinement and long reasoning (o1, o3) spend more tokens too.
 #
