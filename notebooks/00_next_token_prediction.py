@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 00 · From text to next-token prediction
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/00_next_token_prediction.ipynb) · or locally, as the README says
+#
 # A large language model is one function, learned from data:
 #
 # $$f_\theta(\text{tokens}_{1:t}) \;\rightarrow\; P(\text{token}_{t+1})$$
@@ -39,6 +41,15 @@
 # **Time:** about 20 minutes to read and run; every cell runs in seconds on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import math
 import time
 

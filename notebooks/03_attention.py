@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 03 · Attention from scratch
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/03_attention.ipynb) · or locally, as the README says
+#
 # An embedding gives each token one vector, whatever surrounds it: "she" gets the same vector in every
 # story. To predict what comes next, a model needs vectors that carry context: *which* girl "she" is. Attention
 # builds them. Each token compares itself with every other token, turns the similarities into weights that sum
@@ -44,6 +46,15 @@
 # **Time:** about 45 minutes to read and run; the whole notebook runs in about a minute on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import math
 import time
 from types import SimpleNamespace

@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 · Pretraining a GPT against a known entropy floor
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/05_pretraining.ipynb) · or locally, as the README says
+#
 # Pretraining is next-token prediction on a lot of unlabeled text: the label of every position is simply the
 # token that follows it. In this notebook we write the whole training loop, train the course GPT on storyworld
 # on a laptop CPU, and compare its loss with the one number real pretraining never has — the true entropy of
@@ -37,6 +39,15 @@
 # **Time:** about 30 minutes; the cells run in about two and a half minutes on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import math
 import tempfile
 import time

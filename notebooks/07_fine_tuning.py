@@ -16,6 +16,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 · Fine-tuning: heads, instructions and LoRA
 #
+# [Open in Colab](https://colab.research.google.com/github/OWNER/llm-mechanics/blob/main/notebooks/07_fine_tuning.ipynb) · or locally, as the README says
+#
 # Pretraining left us a GPT that continues storyworld stories. It cannot tell you what a story is about or
 # answer a question: nobody asked it to. **Fine-tuning** is supervised learning on labeled examples, started
 # from the pretrained weights instead of random ones. The model keeps what pretraining taught it and learns a
@@ -42,6 +44,15 @@
 # **Time:** about 40 minutes to read; the cells run in about two minutes on a laptop CPU, offline.
 
 # %% slideshow={"slide_type": "-"}
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install the course (about a minute) and allow its widgets
+    import importlib
+    import subprocess
+    course = "llm-mechanics[notebooks] @ git+https://github.com/OWNER/llm-mechanics"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    importlib.invalidate_caches()  # so the freshly installed package is found
+    sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab shows custom widgets only then
+
 import copy
 import html
 import random

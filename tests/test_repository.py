@@ -185,3 +185,88 @@ def test_the_package_docstring_names_every_module():
     modules += ["widgets"]
     missing = [m for m in modules if f"``{m}``" not in course_utils.__doc__]
     assert not missing, f"course_utils/__init__.py does not list {missing}"
+
+
+# ----------------------------------------------------------------------------------------------------- Colab
+
+def _repository() -> str:
+    """owner/name of the course on GitHub, as the README's Binder badge names it (every link says the same)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.search(r"mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/", readme).group(1)
+
+
+def _notebook_cells(path: Path) -> list[dict]:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _colab_lines(path: Path) -> str:
+    """The first code cell's opening lines, up to its first blank line: what runs before any other import."""
+    first_code = next(c for c in _notebook_cells(path) if c["cell_type"] == "code")
+    return "".join(first_code["source"]).split("\n\n")[0]
+
+
+COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", COURSE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_opens_in_colab_from_the_readme_and_from_itself(notebook):
+    link = f"https://colab.research.google.com/github/{_repository()}/blob/main/notebooks/{notebook.name}"
+    first_markdown = "".join(next(c for c in _notebook_cells(notebook) if c["cell_type"] == "markdown")["source"])
+    assert f"[Open in Colab]({link})" in first_markdown, f"{notebook.name}'s first cell has no Colab link to itself"
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| [") and f"(notebooks/{notebook.name})" in line]
+    assert len(rows) == 1 and f"]({link})" in rows[0], f"the README's row for {notebook.name} has no Colab link"
+
+
+def test_every_notebook_starts_with_the_same_colab_lines():
+    lines = {notebook.name: _colab_lines(notebook) for notebook in COURSE_NOTEBOOKS}
+    first = lines[COURSE_NOTEBOOKS[0].name]
+    assert 'if "google.colab" in sys.modules:' in first
+    assert f"git+https://github.com/{_repository()}" in first, "Colab installs the repository the README names"
+    different = [name for name, text in lines.items() if text != first]
+    assert not different, f"these notebooks start with other Colab lines than {COURSE_NOTEBOOKS[0].name}: {different}"
+
+
+def test_the_colab_lines_install_the_course_on_colab_only(monkeypatch):
+    """Run the lines as a notebook would, with pip replaced by a recorder: outside Colab nothing happens; with a
+    stand-in for Colab's module, pip installs the course with the notebooks' extras and custom widgets are on."""
+    import subprocess
+    import types
+
+    source = _colab_lines(COURSE_NOTEBOOKS[0])
+    calls, widget_managers = [], []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(source, "colab-lines", "exec"), {})
+    assert calls == [], "outside Colab the lines install nothing"
+
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: widget_managers.append(True))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    exec(compile(source, "colab-lines", "exec"), {})
+    course = f"llm-mechanics[notebooks] @ git+https://github.com/{_repository()}"
+    assert calls == [(([sys.executable, "-m", "pip", "install", "-q", course],), {"check": True})], calls
+    assert widget_managers == [True], "on Colab the lines switch on custom widgets (anywidget needs them)"
+
+
+def test_the_colab_install_provides_every_module_the_notebooks_import():
+    """On Colab the course is the package with its `notebooks` extra: that covers every module the notebooks and
+    course_utils import unconditionally (Colab brings Jupyter and widgets' front end itself)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = [Requirement(r).name for r in project["dependencies"] + project["optional-dependencies"]["notebooks"]]
+    installed = _installed_closure(dict.fromkeys(names, ""))
+    distributions = importlib.metadata.packages_distributions()
+    files = sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "course_utils").rglob("*.py"))
+    missing = []
+    for path in files:
+        for module, required in _imports(path).items():
+            if not required or module in sys.stdlib_module_names or module in ("course_utils", "__future__"):
+                continue
+            providers = {_normalize(d) for d in distributions.get(module, [])}
+            if not providers & installed:
+                missing.append(f"{module} ({path.relative_to(ROOT)}): {sorted(providers)}")
+    assert not missing, "not installed by llm-mechanics[notebooks]:\n" + "\n".join(missing)
