@@ -66,3 +66,12 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def fresh_check_registry(monkeypatch):
+    """An empty record of passed exercises (course_utils.checks keeps one per session), for tests that run
+    notebooks' check cells."""
+    from course_utils import checks
+
+    monkeypatch.setattr(checks, "_RESULTS", {})

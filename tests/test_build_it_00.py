@@ -2,36 +2,25 @@
 attempted yet) and on typical wrong versions (fails, naming the case), and the course's versions themselves."""
 
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import checks, ngram, storyworld
+import notebook_cells
+from course_utils import ngram, storyworld
 from course_utils.checks import check_function
 from course_utils.ngram import NGramModel
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "00_next_token_prediction.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def run_check_cell(capsys, exercise: str, namespace: dict) -> str:
-    """Run the notebook's check cell for `exercise` in `namespace`; return what it printed."""
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
-    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
-    exec(cell, namespace)
-    return capsys.readouterr().out
+    return notebook_cells.run_check_cell("00_next_token_prediction", capsys, exercise, namespace)
 
 
-def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
-    ...
+blank = notebook_cells.blank
 
 
 # -- 0.2: the bigram table ----------------------------------------------------------------------------------

@@ -2,37 +2,27 @@
 attempted yet) and on typical wrong versions (fails, naming the case), and the course's versions themselves."""
 
 import math
-import re
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import regex
 
-from course_utils import bpe, checks, storyworld
+import notebook_cells
+from course_utils import bpe, storyworld
 from course_utils.checks import check_function
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "01_tokenization.py"
 PATTERN = bpe.GPT4_SPLIT_PATTERN
 CORPUS = "cats lovely love cats lovely low cat love"   # section 3's corpus
 
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def run_check_cell(capsys, exercise: str, namespace: dict) -> str:
-    """Run the notebook's check cell for `exercise` in `namespace`; return what it printed."""
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
-    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
-    exec(cell, namespace)
-    return capsys.readouterr().out
+    return notebook_cells.run_check_cell("01_tokenization", capsys, exercise, namespace)
 
 
-def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
-    ...
+blank = notebook_cells.blank
 
 
 def namespace(**names) -> dict:

@@ -2,29 +2,21 @@
 (not attempted yet) and on typical wrong versions (fails, naming the case)."""
 
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 
-from course_utils import checks
+import notebook_cells
 from course_utils.attention import MultiHeadAttention
 from course_utils.checks import check_function
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "04_transformer_block.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def run_check_cell(capsys, exercise: str, fn) -> str:
     """Run the notebook's check cell for `exercise` with `fn` as the student's answer; return what it printed."""
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
-    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
+    cell = notebook_cells.check_cell("04_transformer_block", exercise)
     exec(cell, dict(torch=torch, nn=nn, check_function=check_function, cross_attention=fn))
     return capsys.readouterr().out
 
@@ -112,7 +104,7 @@ def test_equal_lengths_case_still_catches_a_causal_mask(capsys):
 
 
 def test_the_notebooks_solution_passes(capsys):
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+    cells = notebook_cells.notebook_cells("04_transformer_block")
     [solution] = [c for c in cells if "def cross_attention(" in c]
     namespace = dict(torch=torch, math=math)
     exec(solution, namespace)

@@ -2,38 +2,27 @@
 attempted yet) and on typical wrong versions (fails, naming the case), and the course's versions themselves."""
 
 import math
-import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from course_utils import checks, data, storyworld
+import notebook_cells
+from course_utils import data, storyworld
 from course_utils import train as course_train
 from course_utils.checks import check_function
 from course_utils.data import shingle_hash, shingles
 from course_utils.model import GPT, GPTConfig
 from course_utils.train import get_batch
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "05_pretraining.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def run_check_cell(capsys, exercise: str, namespace: dict) -> str:
-    """Run the notebook's check cell for `exercise` in `namespace`; return what it printed."""
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
-    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
-    exec(cell, namespace)
-    return capsys.readouterr().out
+    return notebook_cells.run_check_cell("05_pretraining", capsys, exercise, namespace)
 
 
-def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
-    ...
+blank = notebook_cells.blank
 
 
 # -- 5.1: lr_at -------------------------------------------------------------------------------------------

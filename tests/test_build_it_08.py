@@ -2,24 +2,19 @@
 solution (passes), on a blank (not attempted yet) and on typical wrong versions (fails, naming the case)."""
 
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import align, checks
+import notebook_cells
+from course_utils import align
 from course_utils.align import kl_penalized_advantages
 from course_utils.checks import check_function
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "08_alignment.py"
-CELLS = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+CELLS = notebook_cells.notebook_cells("08_alignment")
 
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def namespace(**names) -> dict:

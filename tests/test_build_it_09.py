@@ -3,36 +3,25 @@ attempted yet) and on typical wrong versions (fails, naming the case), and the c
 scikit-learn and sacrebleu."""
 
 import math
-import re
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sacrebleu
 from sklearn import metrics as skm
 
-from course_utils import checks, metrics
+import notebook_cells
+from course_utils import metrics
 from course_utils.checks import check_function, check_true
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "09_evaluation.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 def run_check_cell(capsys, exercise: str, namespace: dict) -> str:
-    """Run the notebook's check cell for `exercise` in `namespace`; return what it printed."""
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
-    [cell] = [c for c in cells if f'check_function("{exercise}"' in c]
-    exec(cell, namespace)
-    return capsys.readouterr().out
+    return notebook_cells.run_check_cell("09_evaluation", capsys, exercise, namespace)
 
 
-def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
-    ...
+blank = notebook_cells.blank
 
 
 def probe_like():
@@ -89,7 +78,7 @@ def test_auc_check_passes_the_course_version(capsys):
 
 
 def test_auc_check_passes_the_solution(capsys):
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+    cells = notebook_cells.notebook_cells("09_evaluation")
     [solution] = [c for c in cells if "def roc_auc(" in c]
     names = namespace()
     exec(solution, names)
@@ -165,7 +154,7 @@ def test_ece_check_passes_the_course_version(capsys):
 
 
 def test_ece_check_passes_the_solution(capsys):
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+    cells = notebook_cells.notebook_cells("09_evaluation")
     [solution] = [c for c in cells if "def ece(" in c]
     names = namespace()
     exec(solution, names)
@@ -256,7 +245,7 @@ def test_bleu_check_passes_the_course_version(capsys):
 
 
 def test_bleu_check_passes_the_solution(capsys):
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(encoding="utf-8"), flags=re.M)
+    cells = notebook_cells.notebook_cells("09_evaluation")
     [solution] = [c for c in cells if "def corpus_bleu(" in c and "BEGIN SOLUTION" in c]
     names = bleu_namespace(None)
     exec(solution, names)

@@ -5,14 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils import checks
 from course_utils.attention import causal_mask
 from course_utils.checks import check_function
 
-
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    monkeypatch.setattr(checks, "_RESULTS", {})
+pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
 # ----- 3.6: one LSTM step, against nn.LSTMCell ---------------------------------------------------------------

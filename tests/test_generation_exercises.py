@@ -1,26 +1,17 @@
 """Notebook 06's checks for exercises 6.4 (per-channel int8) and 6.5 (recall@k) accept the reference answer and
 reject the usual mistakes. The check cells are run as they stand in the notebook, with a function swapped in."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
+import notebook_cells
 from course_utils import checks
-
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "06_generation.py"
-
-
-def check_cell(exercise: str) -> str:
-    """The source of the code cell that checks `exercise`."""
-    cells = NOTEBOOK.read_text().split("\n# %%")
-    (cell,) = [c for c in cells if f'check_function("{exercise}"' in c]
-    return cell.split("\n", 1)[1]
 
 
 def passes(exercise: str, name: str, fn) -> bool:
     checks._RESULTS.pop(exercise, None)
-    exec(check_cell(exercise), {"torch": torch, "check_function": checks.check_function, name: fn})
+    namespace = {"torch": torch, "check_function": checks.check_function, name: fn}
+    exec(notebook_cells.check_cell("06_generation", exercise), namespace)
     return checks._RESULTS[exercise]
 
 

@@ -1,0 +1,31 @@
+"""Running a notebook's exercise cells in a test, as the build-it tests do: the check cell exactly as it stands
+in the notebook's jupytext twin, with the student's function (the course's version, a blank, a wrong one)
+swapped in. Used by tests/test_build_it_*.py, tests/test_exercises_03.py and tests/test_generation_exercises.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def notebook_cells(name: str) -> list[str]:
+    """The cells of notebooks/<name>.py, split at its `# %%` markers."""
+    return re.split(r"^# %%.*$", (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8"), flags=re.M)
+
+
+def check_cell(name: str, exercise: str) -> str:
+    """The one code cell of notebook `name` that checks `exercise` (it calls check_function("N.M", ...))."""
+    [cell] = [c for c in notebook_cells(name) if f'check_function("{exercise}"' in c]
+    return cell
+
+
+def run_check_cell(name: str, capsys, exercise: str, namespace: dict) -> str:
+    """Run notebook `name`'s check cell for `exercise` in `namespace`; return what it printed."""
+    exec(check_cell(name, exercise), namespace)
+    return capsys.readouterr().out
+
+
+def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
+    ...
