@@ -1,11 +1,13 @@
 """Notebook 03's checks for Exercises 3.6 (one LSTM step) and 3.7 (the sliding-window mask) accept the reference
-answer and reject typical wrong ones. The cases mirror the notebook's check cells."""
+answer and reject typical wrong ones. The check cells run as they stand in the notebook, with a function swapped
+in, so the cases tested are the notebook's own."""
 
 import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.attention import causal_mask
+import notebook_cells
+from course_utils import attention as course_attention
 from course_utils.checks import check_function
 
 pytestmark = pytest.mark.usefixtures("fresh_check_registry")
@@ -13,17 +15,9 @@ pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 # ----- 3.6: one LSTM step, against nn.LSTMCell ---------------------------------------------------------------
 
-def lstm_cell_cases(sizes=((1, 1, 1), (3, 5, 4), (2, 8, 16))):
-    torch.manual_seed(1)
-    cases = []
-    for B, d_in, H in sizes:
-        cell = nn.LSTMCell(d_in, H)
-        x, h, c = torch.randn(B, d_in), torch.randn(B, H), torch.randn(B, H)
-        with torch.no_grad():
-            expected = cell(x, (h, c))
-        weights = [p.detach() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
-        cases.append(((x, h, c, *weights), expected))
-    return cases
+def run_lstm_check(capsys, fn) -> str:
+    namespace = dict(torch=torch, nn=nn, check_function=check_function, lstm_step=fn)
+    return notebook_cells.run_check_cell("03_attention", capsys, "3.6", namespace)
 
 
 def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -55,20 +49,21 @@ def ignores_the_previous_h(x, h, c, W_ih, W_hh, b_ih, b_hh):
 
 
 def test_lstm_step_check_accepts_the_reference(capsys):
-    assert check_function("3.6", lstm_step, lstm_cell_cases(), atol=1e-5, hint="h")
-    assert "correct" in capsys.readouterr().out
+    assert "correct" in run_lstm_check(capsys, lstm_step)
 
 
 @pytest.mark.parametrize("wrong", [gates_in_wrong_order, no_tanh_on_the_output, forgets_the_old_memory,
                                    ignores_the_previous_h])
 def test_lstm_step_check_rejects_wrong_steps(wrong, capsys):
-    assert not check_function("3.6", wrong, lstm_cell_cases(), atol=1e-5, hint="h")
-    assert "not yet" in capsys.readouterr().out
+    assert "not yet" in run_lstm_check(capsys, wrong)
 
 
 # ----- 3.7: the sliding-window mask --------------------------------------------------------------------------
 
-WINDOW_CASES = [((T, w), causal_mask(T, window=w)) for T, w in ((1, 1), (5, 1), (6, 3), (4, 4), (4, 9))]
+def run_window_check(capsys, fn) -> str:
+    namespace = dict(torch=torch, check_function=check_function, course_attention=course_attention,
+                     sliding_window_mask=fn)
+    return notebook_cells.run_check_cell("03_attention", capsys, "3.7", namespace)
 
 
 def sliding_window_mask(T, w):
@@ -91,11 +86,9 @@ def just_the_causal_mask(T, w):
 
 
 def test_sliding_window_check_accepts_the_reference(capsys):
-    assert check_function("3.7", sliding_window_mask, WINDOW_CASES, hint="h")
-    assert "correct" in capsys.readouterr().out
+    assert "correct" in run_window_check(capsys, sliding_window_mask)
 
 
 @pytest.mark.parametrize("wrong", [window_one_too_wide, not_causal, just_the_causal_mask])
 def test_sliding_window_check_rejects_wrong_masks(wrong, capsys):
-    assert not check_function("3.7", wrong, WINDOW_CASES, hint="h")
-    assert "not yet" in capsys.readouterr().out
+    assert "not yet" in run_window_check(capsys, wrong)
