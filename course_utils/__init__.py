@@ -10,6 +10,7 @@ In the order the notebooks need them:
 - ``download``     fetch-with-checksum into a cache, with a clean offline fallback
 - ``validation``   the small input checks the modules share
 - ``ngram``        count-based n-gram language models (00)
+- ``tokenizer_base`` the interface every tokenizer has: encode, decode, pieces, state (01)
 - ``tokenizers``   character- and word-level tokenizers (01)
 - ``bpe``          byte-level BPE (GPT-2/GPT-4 style), equal to tiktoken; the course's tokenizer (01)
 - ``embeddings``   bag of words, TF-IDF, word2vec, and scoring vectors against storyworld's categories (02)

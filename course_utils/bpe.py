@@ -39,6 +39,7 @@ The layout follows Karpathy's minbpe (github.com/karpathy/minbpe); the split pat
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import heapq
@@ -52,7 +53,7 @@ from typing import Iterable, Sequence
 import regex
 
 from .download import OFFLINE_ENV
-from .tokenizers import _check_ids, _check_text
+from .tokenizer_base import Tokenizer, check_ids, check_text
 
 __all__ = [
     "BPETokenizer", "count_pairs", "merge", "apply_merges", "course_tokenizer", "load_tiktoken",
@@ -209,12 +210,14 @@ def _learn_incremental(words: list[tuple[list[int], int]], n_merges: int, first_
 # The tokenizer
 # --------------------------------------------------------------------------------------------------
 
-class BPETokenizer:
+class BPETokenizer(Tokenizer):
     """A byte-level BPE tokenizer: merges, a split pattern and special tokens.
 
     ``merges`` maps a pair of token IDs to the ID of the token it makes; merges apply in order of that ID.
     ``pattern=None`` means no pre-split: merges may then cross spaces and punctuation.
     """
+
+    kind = "bpe"
 
     def __init__(self, merges: dict[tuple[int, int], int] | None = None, *,
                  pattern: str | None = GPT4_SPLIT_PATTERN, special_tokens: dict[str, int] | None = None,
@@ -254,7 +257,7 @@ class BPETokenizer:
         out of pairs before the vocabulary is full (every chunk already one token), training stops there with a
         warning, and the tokenizer is smaller than asked.
         """
-        _check_text(text)
+        check_text(text)
         special_tokens = list(special_tokens)
         if len(set(special_tokens)) != len(special_tokens):
             raise ValueError(f"special tokens must be distinct, got {special_tokens}")
@@ -291,7 +294,7 @@ class BPETokenizer:
         By default, text that contains a special token's text raises ``ValueError``, because a user's text
         should not be able to smuggle in an "end of text"; ``disallowed_special=()`` encodes it as plain text.
         """
-        _check_text(text)
+        check_text(text)
         allowed = self._special_set(allowed_special, "allowed_special")
         disallowed = (set(self.special_tokens) - allowed if disallowed_special == "all"
                       else self._special_set(disallowed_special, "disallowed_special"))
@@ -306,6 +309,13 @@ class BPETokenizer:
             else:
                 ids.extend(self._encode_chunk(chunk))
         return ids
+
+    def pieces(self, text: str, **encode_options) -> list[str]:
+        """The text of each token of ``encode(text, **encode_options)``. A character whose UTF-8 bytes are
+        split over several tokens belongs to the token that completes it (the others get ""), so the pieces
+        join to the text."""
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return [utf8.decode(self.vocab[i]) for i in self.encode(text, **encode_options)]
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Text -> token IDs, treating special tokens' text as ordinary text."""
@@ -354,7 +364,7 @@ class BPETokenizer:
 
     # ---------------------------------------------------------------------------------------- decoding
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
-        return b"".join(self.vocab[i] for i in _check_ids(ids, self.vocab_size))
+        return b"".join(self.vocab[i] for i in check_ids(ids, self.vocab_size))
 
     def decode(self, ids: Sequence[int], errors: str = "replace") -> str:
         """Token IDs -> text. Bytes that are not valid UTF-8 (half of a character) become U+FFFD, '�'."""
@@ -418,8 +428,7 @@ class BPETokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> "BPETokenizer":
-        if state.get("type") != "bpe":
-            raise ValueError(f"not a BPE tokenizer state (type={state.get('type')!r})")
+        cls._check_state(state)
         return cls({(a, b): i for a, b, i in state["merges"]}, pattern=state["pattern"],
                    special_tokens=state["special_tokens"], byte_ids=state.get("byte_ids"))
 

@@ -9,7 +9,8 @@ Two simple tokenizers live here from day one:
   closed vocabulary, so every word of it is known; text with new words shows why word-level tokenizers break
   (they become ``<unk>``).
 
-Notebook 01 builds these and a byte-level BPE from scratch; the BPE lives in ``course_utils.bpe``.
+Notebook 01 builds these and a byte-level BPE from scratch; the BPE lives in ``course_utils.bpe``. All three
+subclass ``course_utils.tokenizer_base.Tokenizer``; ``tokenizer_from_state`` rebuilds any of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import re
 from collections import Counter
 from typing import Iterable, Sequence
 
-__all__ = ["CharTokenizer", "WordTokenizer", "WORD_PATTERN"]
+from .bpe import BPETokenizer
+from .tokenizer_base import Tokenizer, check_ids, check_text
+from .validation import is_int
+
+__all__ = ["CharTokenizer", "WordTokenizer", "tokenizer_from_state", "WORD_PATTERN"]
 
 # A possessive 's, a newline, a word with an optional leading space, one punctuation mark with an optional
 # leading space, or any other single whitespace character. Every character of any text matches exactly one
@@ -26,104 +31,90 @@ __all__ = ["CharTokenizer", "WordTokenizer", "WORD_PATTERN"]
 WORD_PATTERN = re.compile(r"'s|\n| ?[A-Za-z]+| ?[^\sA-Za-z]|\s")
 
 
-def _check_text(text) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"expected text as a str, got {type(text).__name__}")
+class _StringVocabulary(Tokenizer):
+    """What the character and word tokenizers share: each token is a string, ID i is ``itos[i]``."""
 
-
-def _check_ids(ids, vocab_size: int) -> list[int]:
-    if hasattr(ids, "tolist"):  # torch tensors and numpy arrays
-        ids = ids.tolist()
-    ids = list(ids)
-    bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < vocab_size]
-    if bad:
-        raise ValueError(f"token IDs must be ints in [0, {vocab_size}), got {bad[:5]}")
-    return ids
-
-
-class CharTokenizer:
-    """Each distinct character is a token; IDs follow sorted character order."""
-
-    def __init__(self, chars: Iterable[str]):
-        self.itos = sorted(set(chars))
-        if not self.itos:
-            raise ValueError("a CharTokenizer needs at least one character")
-        self.stoi = {ch: i for i, ch in enumerate(self.itos)}
-
-    @classmethod
-    def train(cls, text: str) -> "CharTokenizer":
-        _check_text(text)
-        if not text:
-            raise ValueError("cannot build a vocabulary from empty text")
-        return cls(text)
+    def __init__(self, itos: Sequence[str]):
+        self.itos = list(itos)
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
 
     @property
     def vocab_size(self) -> int:
         return len(self.itos)
 
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.itos[i] for i in check_ids(ids, self.vocab_size))
+
+    def state_dict(self) -> dict:
+        return {"type": self.kind, "itos": list(self.itos)}
+
+    @classmethod
+    def from_state(cls, state: dict):
+        return cls(cls._check_state(state)["itos"])
+
+
+class CharTokenizer(_StringVocabulary):
+    """Each distinct character is a token; IDs follow sorted character order."""
+
+    kind = "char"
+
+    def __init__(self, chars: Iterable[str]):
+        super().__init__(sorted(set(chars)))
+        if not self.itos:
+            raise ValueError("a CharTokenizer needs at least one character")
+
+    @classmethod
+    def train(cls, text: str) -> "CharTokenizer":
+        if not check_text(text):
+            raise ValueError("cannot build a vocabulary from empty text")
+        return cls(text)
+
     def encode(self, text: str) -> list[int]:
-        _check_text(text)
-        unknown = sorted(set(text) - self.stoi.keys())
+        unknown = sorted(set(check_text(text)) - self.stoi.keys())
         if unknown:
             raise ValueError(f"characters not in the vocabulary: {unknown[:10]!r}")
         return [self.stoi[ch] for ch in text]
 
-    def decode(self, ids: Sequence[int]) -> str:
-        return "".join(self.itos[i] for i in _check_ids(ids, self.vocab_size))
 
-    def state_dict(self) -> dict:
-        return {"type": "char", "itos": self.itos}
-
-
-class WordTokenizer:
+class WordTokenizer(_StringVocabulary):
     """Whole words (with their leading space) and punctuation marks as tokens, plus ``<unk>``."""
 
+    kind = "word"
     UNK = "<unk>"
 
     def __init__(self, vocab: Iterable[str]):
-        words = [w for w in vocab if w != self.UNK]
-        self.itos = [self.UNK] + sorted(set(words))
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        super().__init__([self.UNK] + sorted({w for w in vocab if w != self.UNK}))
 
     @staticmethod
     def split(text: str) -> list[str]:
         """The pre-tokenizer: text -> pieces whose concatenation is the text."""
-        _check_text(text)
-        return WORD_PATTERN.findall(text)
+        return WORD_PATTERN.findall(check_text(text))
 
     @classmethod
     def train(cls, text: str, min_count: int = 1) -> "WordTokenizer":
         """Vocabulary = every piece seen at least `min_count` times."""
-        _check_text(text)
-        if not text:
+        if not check_text(text):
             raise ValueError("cannot build a vocabulary from empty text")
-        if min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {min_count}")
+        if not is_int(min_count) or min_count < 1:
+            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
         counts = Counter(cls.split(text))
         return cls(w for w, c in counts.items() if c >= min_count)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
         unk = self.stoi[self.UNK]
         return [self.stoi.get(piece, unk) for piece in self.split(text)]
 
-    def decode(self, ids: Sequence[int]) -> str:
-        return "".join(self.itos[i] for i in _check_ids(ids, self.vocab_size))
+    def pieces(self, text: str) -> list[str]:
+        return self.split(text)
 
-    def state_dict(self) -> dict:
-        return {"type": "word", "itos": self.itos}
+    def unknown(self, text: str) -> list[bool]:
+        return [piece not in self.stoi for piece in self.split(text)]
 
 
-def tokenizer_from_state(state: dict):
+def tokenizer_from_state(state: dict) -> Tokenizer:
     """Rebuild a tokenizer saved with ``state_dict()`` (as stored in checkpoints)."""
-    kinds = {"char": CharTokenizer, "word": WordTokenizer}
-    if state.get("type") == "bpe":
-        from .bpe import BPETokenizer  # imported here: bpe imports this module
-
-        return BPETokenizer.from_state(state)
-    if state.get("type") not in kinds:
-        raise ValueError(f"unknown tokenizer type {state.get('type')!r}; expected one of {sorted(kinds) + ['bpe']}")
-    return kinds[state["type"]](state["itos"])
+    kinds = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer)}
+    kind = state.get("type") if isinstance(state, dict) else None
+    if kind not in kinds:
+        raise ValueError(f"unknown tokenizer type {kind!r}; expected a state dict with type one of {sorted(kinds)}")
+    return kinds[kind].from_state(state)

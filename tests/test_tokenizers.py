@@ -1,0 +1,104 @@
+"""The tokenizer interface (course_utils.tokenizer_base.Tokenizer): the character, word and BPE tokenizers do
+the same things with the same names, and no module of the package imports one that imports it back."""
+
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import storyworld
+from course_utils.bpe import BPETokenizer
+from course_utils.tokenizer_base import Tokenizer
+from course_utils.tokenizers import CharTokenizer, WordTokenizer, tokenizer_from_state
+
+TEXT = storyworld.load_split("train", 60).text
+TOKENIZERS = {"char": CharTokenizer.train(TEXT), "word": WordTokenizer.train(TEXT),
+              "bpe": BPETokenizer.train(TEXT, 300)}
+SAMPLE = "\nOnce upon a time, there was a girl named Lily. She had a red ball.\n"
+
+
+@pytest.mark.parametrize("kind", TOKENIZERS)
+def test_every_tokenizer_has_the_interface(kind):
+    tok = TOKENIZERS[kind]
+    assert isinstance(tok, Tokenizer) and tok.kind == kind
+    ids = tok.encode(SAMPLE)
+    assert all(0 <= i < tok.vocab_size for i in ids) and tok.decode(ids) == SAMPLE
+    pieces = tok.pieces(SAMPLE)
+    assert len(pieces) == len(ids) and "".join(pieces) == SAMPLE
+    assert pieces == [tok.decode([i]) for i in ids]          # storyworld text: every token holds its piece
+    assert tok.unknown(SAMPLE) == [False] * len(ids)
+    assert tok.decode(torch.tensor(ids)) == tok.decode(np.array(ids)) == SAMPLE
+    again = tokenizer_from_state(tok.state_dict())
+    assert type(again) is type(tok) and again.encode(SAMPLE) == ids
+    assert type(tok).from_state(tok.state_dict()).encode(SAMPLE) == ids
+
+
+@pytest.mark.parametrize("kind", TOKENIZERS)
+def test_bad_input_gets_clear_errors(kind):
+    tok = TOKENIZERS[kind]
+    for method in (tok.encode, tok.pieces, tok.unknown):
+        with pytest.raises(TypeError, match="expected text as a str"):
+            method(None)
+    with pytest.raises(TypeError, match="sequence of token IDs"):
+        tok.decode("abc")
+    with pytest.raises(TypeError, match="sequence of token IDs"):
+        tok.decode(7)
+    for bad in ([-1], [tok.vocab_size], [True], [1.0]):
+        with pytest.raises(ValueError, match=r"token IDs must be ints in \[0, "):
+            tok.decode(bad)
+    other = "bpe" if kind != "bpe" else "word"
+    with pytest.raises(ValueError, match=f"not a {type(tok).__name__} state"):
+        type(tok).from_state(TOKENIZERS[other].state_dict())
+
+
+def test_pieces_of_unknown_words_and_split_characters():
+    word = TOKENIZERS["word"]
+    text = " Lily met a dragon named Zyx."
+    assert word.pieces(text) == [" Lily", " met", " a", " dragon", " named", " Zyx", "."]
+    assert word.unknown(text) == [False, False, False, True, False, True, False]
+    assert word.decode(word.encode(text)) == " Lily met a<unk> named<unk>."
+    bpe = TOKENIZERS["bpe"]
+    text = "Ça va? 🐉"                          # characters of several UTF-8 bytes, not in storyworld
+    pieces = bpe.pieces(text)
+    assert "".join(pieces) == text and len(pieces) == len(bpe.encode(text))
+    assert "" in pieces                       # a byte that only starts a character: the character comes later
+    assert bpe.pieces("<|endoftext|>", allowed_special="all") == ["<|endoftext|>"]
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        TOKENIZERS["char"].pieces("Zyx 🐉")
+
+
+def test_tokenizer_from_state_rejects_unknown_states():
+    for state in ({"type": "bpe?"}, {}, None, ["char"]):
+        with pytest.raises(ValueError, match="unknown tokenizer type"):
+            tokenizer_from_state(state)
+
+
+def test_the_package_has_no_import_cycle():
+    """No module of course_utils imports, at any depth, a module that imports it (function-level imports
+    included): the layering runs one way."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    paths = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (root / "course_utils").rglob("*.py")}
+    imports = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+                found |= {f"{target}.{a.name}" if f"{target}.{a.name}" in paths else target for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        imports[name] = found & paths.keys() - {name}
+
+    def reachable(start):
+        seen, todo = set(), [start]
+        while todo:
+            for m in imports[todo.pop()] - seen:
+                seen.add(m), todo.append(m)
+        return seen
+
+    assert [m for m in sorted(paths) if m in reachable(m)] == [], "modules that import themselves back"
