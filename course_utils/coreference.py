@@ -1,9 +1,9 @@
 """Which attention head resolves pronouns? Score every head against storyworld's true coreference.
 
 storyworld records, for each pronoun, the character span of its antecedent: the most recent earlier mention
-of the same character ("Lily ... She" or "ball ... it"). This module maps those spans onto word-token
-positions and asks of every layer and head of a GPT: does the pronoun's highest attention to an earlier token
-land on its antecedent?
+of the same character ("Lily ... She" or "ball ... it"). This module maps those spans onto token positions
+(of any course tokenizer: a name cut into several tokens is placed on its first) and asks of every layer and
+head of a GPT: does the pronoun's highest attention to an earlier token land on its antecedent?
 
 Two baselines keep the number honest:
 
@@ -18,6 +18,7 @@ Used by notebook 03; tests/test_attention.py checks the mapping on hand-made tex
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -77,12 +78,12 @@ def encode_stories(stories: Sequence[storyworld.Story], tokenizer, prefix: str =
     every pronoun and its antecedent on token positions."""
     ids, all_pieces, links = [], [], []
     for s, story in enumerate(stories):
-        pieces = tokenizer.split(prefix + story.text)
+        pieces = tokenizer.pieces(prefix + story.text)
         ids.append(tokenizer.encode(prefix + story.text))
         all_pieces.append(pieces)
         starts = np.cumsum([0] + [len(p) for p in pieces[:-1]]).tolist()
 
-        def position(char_index: int) -> int:
+        def position(char_index: int) -> int:   # char_to_token, without recounting the pieces every time
             return bisect.bisect_right(starts, char_index + len(prefix)) - 1
 
         pronoun_positions: dict[str, list[int]] = {}
@@ -90,8 +91,8 @@ def encode_stories(stories: Sequence[storyworld.Story], tokenizer, prefix: str =
             pronoun_positions.setdefault(c.entity, []).append(position(c.pronoun_span[0]))
         for c in story.coreferences:
             p, a = position(c.pronoun_span[0]), position(c.antecedent_span[0])
-            name = pieces[a].strip()
-            mentions = {j for j in range(p) if pieces[j].strip() == name}
+            name = re.escape(story.text[slice(*c.antecedent_span)])
+            mentions = {position(m.start()) for m in re.finditer(rf"\b{name}\b", story.text)} & set(range(p))
             mentions |= {j for j in pronoun_positions[c.entity] if j < p}
             links.append(PronounLink(s, c.pronoun, c.entity, p, a, tuple(sorted(mentions))))
     return EncodedStories(ids, all_pieces, links)

@@ -102,3 +102,37 @@ def test_the_package_has_no_import_cycle():
         return seen
 
     assert [m for m in sorted(paths) if m in reachable(m)] == [], "modules that import themselves back"
+
+
+@pytest.mark.parametrize("kind", TOKENIZERS)
+def test_every_consumer_reads_a_model_of_any_tokenizer(kind):
+    """Coreference's scoring, the attention viewer's data and the decoding explorer's view, on a tiny random
+    GPT with each kind of tokenizer (BPE among them)."""
+    from course_utils import coreference
+    from course_utils.model import GPT, GPTConfig
+    from course_utils.widgets.attention_viewer import AttentionData, render_svg, ViewState
+    from course_utils.widgets.decoding_explorer import decoding_html, decoding_view
+
+    tok = TOKENIZERS[kind]
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=512, n_layer=2, n_head=2, n_embd=16)).eval()
+    stories = storyworld.load_split("train", 60).stories[:3]
+    encoded = coreference.encode_stories(stories, tok)
+    assert [len(p) for p in encoded.pieces] == [len(i) for i in encoded.ids]
+    for link in encoded.links:   # the pronoun's token holds the pronoun; its antecedent is an earlier mention
+        assert link.pronoun.startswith(encoded.pieces[link.story][link.pronoun_pos].strip())
+        assert link.antecedent_pos in link.mentions and link.antecedent_pos < link.pronoun_pos
+    scores = coreference.score_heads(model, encoded)
+    assert scores.accuracy.shape == (2, 2) and len(scores.links) == len(encoded.links) - scores.skipped
+
+    data = AttentionData.from_model(model, tok, SAMPLE.strip())
+    assert "".join(data.tokens) == SAMPLE.rstrip("\n") and data.attention.shape[:2] == (2, 2)
+    assert np.allclose(data.attention.sum(-1), 1, atol=1e-5)
+    assert "<svg" in render_svg(data, ViewState("neuron", selected=3))
+
+    view = decoding_view("Once upon a time, there was a", model, tok, temperature=0.8, top_k=5, max_new_tokens=5)
+    assert view.error is None and view.n_kept == 5 and view.continuation
+    assert view.first_token in [r.token for r in view.rows]
+    assert "Kept <b>5</b>" in decoding_html(view)
+    if kind != "bpe":   # a character or word outside the vocabulary is named, not turned into <unk>
+        assert ("'🐉'" if kind == "char" else "'␣Zyx'") in decoding_view("Once a Zyx 🐉", model, tok).error

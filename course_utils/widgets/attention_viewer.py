@@ -109,8 +109,10 @@ class AttentionData:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         limit = model.config.block_size if max_tokens is None else min(max_tokens, model.config.block_size)
-        pieces = tokenizer.split(prefix + text)
         ids = tokenizer.encode(prefix + text)
+        # each token's piece of the text; where the model got <unk> instead (a word-level vocabulary), <unk>
+        pieces = [tokenizer.decode([i]) if unknown else piece for piece, i, unknown in
+                  zip(tokenizer.pieces(prefix + text), ids, tokenizer.unknown(prefix + text))]
         note = ""
         if len(ids) > limit:
             note = f"showing the first {limit} of {len(ids)} tokens"
@@ -136,10 +138,7 @@ class AttentionData:
             k = k.view(T, H, C // H).transpose(0, 1)                       # (H, T, hs)
             _, att = scaled_dot_product_attention(q, k, k, is_causal=True, return_weights=True)  # (H, T, T)
             qs.append(q), ks.append(k), atts.append(att)
-        unk = getattr(tokenizer, "UNK", None)
-        tokens = [tokenizer.itos[i] if unk is not None and tokenizer.itos[i] == unk else p
-                  for p, i in zip(pieces, ids)]
-        return cls(tuple(tokens), torch.stack(atts).numpy(), torch.stack(qs).numpy(), torch.stack(ks).numpy(),
+        return cls(tuple(pieces), torch.stack(atts).numpy(), torch.stack(qs).numpy(), torch.stack(ks).numpy(),
                    note)
 
 

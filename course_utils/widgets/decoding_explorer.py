@@ -7,9 +7,10 @@ next-token distribution, which tokens the settings keep, and a continuation samp
 Two pure pieces, unit-tested: ``decoding_view(prompt, model, tokenizer, ...)`` computes everything shown
 (a ``DecodingView``), and ``decoding_html(view)`` draws it. ``DecodingExplorer`` is the thin ipywidgets shell.
 
-Made for the course's word-level storyworld GPT: a prompt is read as the start of a story (a newline is put
-in front of it, as in training), a trailing space is dropped (this model's tokens carry their space in front),
-and words outside the model's vocabulary are reported instead of being silently turned into ``<unk>``.
+Made for the course's storyworld GPTs, with any course tokenizer (characters, words, BPE): a prompt is read
+as the start of a story (a newline is put in front of it, as in training), a trailing space is dropped (the
+tokens carry their space in front), and words outside a word-level vocabulary, or characters outside a
+character-level one, are reported instead of being silently turned into ``<unk>``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class DecodingView:
     error: str | None = None
 
 
+def _newline_id(tokenizer) -> int | None:
+    """The token of a lone newline, which ends a story (None if the tokenizer has no such single token)."""
+    try:
+        ids = tokenizer.encode("\n")
+    except ValueError:
+        return None
+    return ids[0] if len(ids) == 1 else None
+
+
 def _settings_error(temperature, top_k, top_p, seed, max_new_tokens, n_rows) -> None:
     _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
     if not is_int(seed) or seed < 0:
@@ -86,24 +96,24 @@ def decoding_view(prompt: str, model, tokenizer, temperature: float = 1.0, top_k
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     _settings_error(temperature, top_k, top_p, seed, max_new_tokens, n_rows)
     base = DecodingView(prompt, float(temperature), top_k, top_p, seed, vocab_size=tokenizer.vocab_size)
-    pieces = tokenizer.split("\n" + prompt.rstrip(" "))
-    unknown = list(dict.fromkeys(p for p in pieces if p not in tokenizer.stoi))
+    text = "\n" + prompt.rstrip(" ")
+    try:
+        ids, pieces, unknown = tokenizer.encode(text), tokenizer.pieces(text), tokenizer.unknown(text)
+    except ValueError as error:                # a character tokenizer refuses characters it never saw
+        return DecodingView(**{**base.__dict__, "error": f"This model cannot read the prompt: {error}."})
+    unknown = list(dict.fromkeys(p for p, u in zip(pieces, unknown) if u))
     if unknown:
         shown = ", ".join(repr(_visible(w)) for w in unknown[:MAX_UNKNOWN_SHOWN])
         more = f" and {len(unknown) - MAX_UNKNOWN_SHOWN} more" if len(unknown) > MAX_UNKNOWN_SHOWN else ""
-        known_with_space = [w for w in unknown if " " + w in tokenizer.stoi]
-        known_without = [w for w in unknown if w.startswith(" ") and w[1:] in tokenizer.stoi]
         tips = "".join(
             [f" {_visible(w)!r} is known only after a space (a storyworld story starts with 'Once')."
-             for w in known_with_space[:2]]
+             for w in unknown if not any(tokenizer.unknown(" " + w))][:2]
             + [f" {_visible(w)!r} is known only without a space in front (at the start of a line)."
-               for w in known_without[:2]])
+               for w in unknown if w.startswith(" ") and not any(tokenizer.unknown(w[1:]))][:2])
         return DecodingView(**{**base.__dict__, "error": (
-            f"Not in this model's vocabulary: {shown}{more}.{tips} It is a word-level model that knows only "
-            f"the {tokenizer.vocab_size - 1} words and marks of storyworld; an unknown word would reach it as "
-            f"<unk>, a token it never saw in training. Use words from a storyworld story (␣ is a space: "
-            f"write one space between words).")})
-    ids = [tokenizer.stoi[p] for p in pieces]
+            f"Not in this model's vocabulary: {shown}{more}.{tips} Its tokenizer knows only the words and "
+            f"marks of storyworld; an unknown word would reach the model as <unk>, a token it never saw in "
+            f"training. Use words from a storyworld story (␣ is a space: write one space between words).")})
     window = model.config.block_size - max_new_tokens    # room for the continuation inside the window
     if window < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room in the context window "
@@ -116,16 +126,16 @@ def decoding_view(prompt: str, model, tokenizer, temperature: float = 1.0, top_k
     # at T -> 0 the distribution becomes one-hot on the most likely token: greedy decoding
     p_temperature = (logits / temperature).softmax(dim=-1)[0] if temperature > 0 else p_sampled
     out = generate(model, idx, max_new_tokens, temperature, top_k, top_p,
-                   generator=torch.Generator().manual_seed(seed), stop_token=tokenizer.stoi.get("\n"))
+                   generator=torch.Generator().manual_seed(seed), stop_token=_newline_id(tokenizer))
     new = out[0, idx.size(1):].tolist()
     order = torch.argsort(p_model, descending=True, stable=True)[:n_rows].tolist()
     if new[0] not in order:                     # always show the token that was actually drawn
         order[-1] = new[0]
-    rows = [Row(tokenizer.itos[i], p_model[i].item(), p_temperature[i].item(), p_sampled[i].item(),
+    rows = [Row(tokenizer.decode([i]), p_model[i].item(), p_temperature[i].item(), p_sampled[i].item(),
                 bool(p_sampled[i] > 0)) for i in order]
     kept = p_sampled > 0
     return DecodingView(**{**base.__dict__, "rows": rows, "n_kept": int(kept.sum()),
-                           "kept_mass": p_temperature[kept].sum().item(), "first_token": tokenizer.itos[new[0]],
+                           "kept_mass": p_temperature[kept].sum().item(), "first_token": tokenizer.decode(new[:1]),
                            "continuation": tokenizer.decode(new), "n_prompt_tokens": idx.size(1),
                            "n_cropped": cropped})
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..bpe import BPETokenizer
-from ..tokenizers import CharTokenizer, WordTokenizer
+from ..tokenizer_base import Tokenizer
+from ..tokenizers import CharTokenizer
 from ._html import PALETTE, StaticView, WidgetShell, escape, shorten, visible
 
 __all__ = ["Span", "token_spans", "playground_html", "playground_text", "show", "DEFAULT_TEXT"]
@@ -51,10 +52,6 @@ def token_spans(tokenizer, text: str) -> list[Span]:
         raise TypeError(f"expected text as a str, got {type(text).__name__}")
     if isinstance(tokenizer, CharTokenizer):
         return [Span(ch, tokenizer.stoi.get(ch), "token" if ch in tokenizer.stoi else "unknown") for ch in text]
-    if isinstance(tokenizer, WordTokenizer):
-        unk = tokenizer.stoi[tokenizer.UNK]
-        return [Span(w, tokenizer.stoi.get(w, unk), "token" if w in tokenizer.stoi else "unknown")
-                for w in tokenizer.split(text)]
     if isinstance(tokenizer, BPETokenizer):
         return [_from_bytes(i, tokenizer.token_bytes(i), tokenizer.is_special(i))
                 for i in tokenizer.encode(text, allowed_special="all")]
@@ -62,6 +59,9 @@ def token_spans(tokenizer, text: str) -> list[Span]:
         special = set(getattr(tokenizer, "_special_tokens", {}).values())
         return [_from_bytes(i, tokenizer.decode_single_token_bytes(i), i in special)
                 for i in tokenizer.encode(text, allowed_special="all")]
+    if isinstance(tokenizer, Tokenizer):  # a word tokenizer: unknown words keep their text, marked
+        return [Span(piece, i, "unknown" if unknown else "token") for piece, i, unknown in
+                zip(tokenizer.pieces(text), tokenizer.encode(text), tokenizer.unknown(text))]
     if hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode"):
         return [Span(tokenizer.decode([i]), i) for i in tokenizer.encode(text)]
     raise TypeError(f"cannot show tokens of a {type(tokenizer).__name__}: it needs encode() and decode()")
