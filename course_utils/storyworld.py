@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 __all__ = [
-    "Role", "Lexicon", "LEXICON", "SHIFTED_LEXICON", "TINY_LEXICON", "Coreference", "QA", "Preference",
-    "Story", "Corpus", "StoryWorld", "load_split", "SPLITS", "VARIANTS",
+    "Role", "Lexicon", "LEXICON", "SHIFTED_LEXICON", "TINY_LEXICON", "Coreference", "QUESTION_KINDS", "QA",
+    "Preference", "Story", "Corpus", "StoryWorld", "load_split", "SPLITS", "VARIANTS",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -228,19 +228,27 @@ class Coreference:
     entity: str  # "hero" | "friend" | "object"
 
 
+# What each question asks for, in the order every story asks them (a story without food has no "food").
+QUESTION_KINDS = ("hero", "colour", "place", "friend", "feeling", "pet", "food")
+
+
 @dataclass(frozen=True)
 class QA:
+    """A question about the story, its true answer, and what it asks for (one of QUESTION_KINDS)."""
+
     question: str
     answer: str
+    kind: str
 
 
 @dataclass(frozen=True)
 class Preference:
-    """A question about the story with a preferred (correct) and a rejected (wrong) answer."""
+    """A question about the story with a preferred (correct) and a rejected (wrong) answer, and its kind."""
 
     question: str
     chosen: str
     rejected: str
+    kind: str
 
 
 @dataclass
@@ -716,15 +724,15 @@ class StoryWorld:
         w.end_sentence()
 
         qa = [
-            QA("Who is the story about?", hero.name),
-            QA(f"What colour was {hero.name}'s {obj}?", colour),
-            QA(f"Where did {hero.name} go?", f"the {place}"),
-            QA(f"Who did {hero.name} meet?", friend.name),
-            QA(f"How did {hero.name} feel at the end?", emotion),
-            QA(f"Did {hero.name} have a pet?", f"yes, {_a(animal)} {animal}" if animal else "no"),
+            QA("Who is the story about?", hero.name, "hero"),
+            QA(f"What colour was {hero.name}'s {obj}?", colour, "colour"),
+            QA(f"Where did {hero.name} go?", f"the {place}", "place"),
+            QA(f"Who did {hero.name} meet?", friend.name, "friend"),
+            QA(f"How did {hero.name} feel at the end?", emotion, "feeling"),
+            QA(f"Did {hero.name} have a pet?", f"yes, {_a(animal)} {animal}" if animal else "no", "pet"),
         ]
         if food is not None:
-            qa.append(QA(f"What did {friend.name} have?", f"{_a(food)} {food}"))
+            qa.append(QA(f"What did {friend.name} have?", f"{_a(food)} {food}", "food"))
         return Story(text=w.text, log_prob=c.log_prob, ending="happy" if happy else "sad", topic=topic,
                      coreferences=w.coreferences, qa=qa, choices=tuple(c.trace))
 
@@ -734,20 +742,20 @@ class StoryWorld:
         lex = self.lexicon
         all_names = lex.names["female"] + lex.names["male"]
         pools = {
-            "Who is the story about?": all_names,
+            "hero": all_names,
             "colour": lex.colours,
-            "Where": tuple(f"the {p}" for p in lex.places),
-            "Who did": all_names,
-            "How did": lex.happy_emotions + lex.sad_emotions,
-            "Did": ("no",) + tuple(f"yes, {_a(a)} {a}" for a in lex.animals),
-            "What did": tuple(f"{_a(f)} {f}" for f in lex.foods),
+            "place": tuple(f"the {p}" for p in lex.places),
+            "friend": all_names,
+            "feeling": lex.happy_emotions + lex.sad_emotions,
+            "pet": ("no",) + tuple(f"yes, {_a(a)} {a}" for a in lex.animals),
+            "food": tuple(f"{_a(f)} {f}" for f in lex.foods),
         }
         out = []
         for qa in story.qa:
-            pool = next(v for k, v in pools.items() if k in qa.question)
+            pool = pools[qa.kind]
             wrong = [x for x in pool if x != qa.answer and x not in story.text.split()]
             wrong = wrong or [x for x in pool if x != qa.answer]
-            out.append(Preference(qa.question, qa.answer, rng.choice(wrong)))
+            out.append(Preference(qa.question, qa.answer, rng.choice(wrong), qa.kind))
         return out
 
 

@@ -132,8 +132,10 @@ def test_labels_qa_and_preferences_match_the_story():
             if qa.answer != "no":
                 assert qa.answer.removeprefix("yes, ") in story.text
         assert len(story.preferences) == len(story.qa)
+        kinds = [qa.kind for qa in story.qa]
+        assert kinds == [k for k in sw.QUESTION_KINDS if k != "food" or "What did" in story.qa[-1].question]
         for pref, qa in zip(story.preferences, story.qa):
-            assert pref.question == qa.question and pref.chosen == qa.answer
+            assert pref.question == qa.question and pref.chosen == qa.answer and pref.kind == qa.kind
             assert pref.rejected != pref.chosen
 
 
