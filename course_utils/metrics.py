@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .train import batch_nlls, stream_windows
 from .validation import is_int
 
 __all__ = [
@@ -65,25 +66,7 @@ def token_nlls(model: torch.nn.Module, ids, batch_size: int = 32) -> torch.Tenso
         raise ValueError(f"need at least 2 tokens (one to predict from, one to predict), got {len(ids)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    T = model.config.block_size
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    n_full = (len(ids) - 1) // T
-    out = []
-    for first in range(0, n_full, batch_size):
-        starts = range(first * T, min(n_full, first + batch_size) * T, T)
-        x = torch.stack([ids[s:s + T] for s in starts]).to(device)              # (B, T)
-        y = torch.stack([ids[s + 1:s + 1 + T] for s in starts]).to(device)      # (B, T)
-        logits, _ = model(x)
-        out.append(F.cross_entropy(logits.transpose(1, 2), y, reduction="none").flatten().cpu())
-    rest = n_full * T
-    if rest < len(ids) - 1:                                                     # the last, shorter window
-        x, y = ids[rest:-1][None].to(device), ids[rest + 1:][None].to(device)
-        logits, _ = model(x)
-        out.append(F.cross_entropy(logits.transpose(1, 2), y, reduction="none").flatten().cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    return batch_nlls(model, stream_windows(ids, model.config.block_size, batch_size, last_partial=True))
 
 
 def _as_float_array(values, name: str) -> np.ndarray:

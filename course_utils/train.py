@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
+from .data import IGNORE_INDEX
 from .validation import is_int, is_number
 
 __all__ = ["pick_device", "set_seed", "get_batch", "lr_at", "train_step", "TrainConfig", "TrainResult", "train",
-           "evaluate", "evaluate_text", "LiveLossPlot"]
+           "stream_windows", "batch_nlls", "evaluate", "evaluate_text", "LiveLossPlot"]
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -80,30 +82,51 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     return loss.item()
 
 
+def stream_windows(ids: torch.Tensor, block_size: int, batch_size: int, max_windows: int | None = None,
+                   last_partial: bool = False):
+    """(x, y) batches of consecutive, non-overlapping windows of a token stream: window w reads
+    ids[w·T : w·T + T] and predicts ids[w·T + 1 : w·T + T + 1] (T = block_size), batch_size windows a batch.
+    With last_partial, the tokens after the last full window form one last, shorter window of their own."""
+    n_full = (len(ids) - 1) // block_size
+    n_windows = n_full if max_windows is None else min(n_full, max_windows)
+    for first in range(0, n_windows, batch_size):
+        starts = range(first * block_size, min(n_windows, first + batch_size) * block_size, block_size)
+        yield (torch.stack([ids[s:s + block_size] for s in starts]),
+               torch.stack([ids[s + 1:s + 1 + block_size] for s in starts]))
+    rest = n_full * block_size
+    if last_partial and rest < len(ids) - 1:
+        yield ids[rest:-1][None], ids[rest + 1:][None]
+
+
 @torch.no_grad()
+def batch_nlls(model: torch.nn.Module, batches) -> torch.Tensor:
+    """The negative log-likelihood (nats) of every scored target of every (x, y) batch, in order, as one flat
+    tensor on the CPU; targets equal to IGNORE_INDEX (prompt tokens, padding) are left out. The model runs
+    in eval mode (no dropout) and is put back in the mode it was in. Every loss the course evaluates, over
+    a token stream (evaluate, metrics.token_nlls) or over padded examples (finetune.lm_loss), is this."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for x, y in batches:
+        logits, _ = model(x.to(device))
+        y = y.to(device)
+        nll = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=IGNORE_INDEX, reduction="none")
+        out.append(nll[y != IGNORE_INDEX].cpu())
+    model.train(was_training)
+    if not out:
+        raise ValueError("no batches to evaluate")
+    return torch.cat(out)
+
+
 def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int | None = None,
              batch_size: int = 32, max_windows: int | None = None) -> float:
     """Mean cross-entropy (nats per token) over consecutive, non-overlapping windows of `ids`.
     Deterministic: the same model and stream always give the same number."""
     block_size = block_size or model.config.block_size
-    device = next(model.parameters()).device
-    n_windows = (len(ids) - 1) // block_size
-    if max_windows is not None:
-        n_windows = min(n_windows, max_windows)
-    if n_windows < 1:
+    if len(ids) < block_size + 1:
         raise ValueError(f"need at least block_size + 1 = {block_size + 1} tokens to evaluate, got {len(ids)}")
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for first in range(0, n_windows, batch_size):
-        starts = range(first * block_size, min(n_windows, first + batch_size) * block_size, block_size)
-        x = torch.stack([ids[s:s + block_size] for s in starts]).to(device)
-        y = torch.stack([ids[s + 1:s + 1 + block_size] for s in starts]).to(device)
-        _, loss = model(x, y)
-        total += loss.item() * y.numel()
-        count += y.numel()
-    model.train(was_training)
-    return total / count
+    return batch_nlls(model, stream_windows(ids, block_size, batch_size, max_windows)).double().mean().item()
 
 
 @dataclass
