@@ -37,7 +37,10 @@ What is compared, and how:
   how many values differ and the largest absolute difference. Dtypes are not compared.
 
 Other functions: ``check_function`` runs a student's function on a few cases, ``check_true`` checks
-a property, and ``summary()`` prints how many exercises passed in this session.
+a property, and ``summary()`` prints how many exercises passed in this session. For grading tools,
+``require_passed("1.1")`` raises ``AssertionError`` unless exercise 1.1's latest check passed, but only while
+grading ($LLM_MECHANICS_GRADING set, as scripts/make_nbgrader_assignment.py's nbgrader configuration does); in
+class it does nothing, so a check never stops Run All.
 
 ``check`` returns a ``Result`` that is truthy when the answer is right (``assert check(...)`` works) and
 that Jupyter does not echo, so a check as the last line of a cell shows only its one line of feedback.
@@ -48,6 +51,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import os
 import re
 import sys
 import textwrap
@@ -56,12 +60,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check", "check_function", "check_true", "summary", "hint", "solution", "Reveal", "Result"]
+__all__ = ["check", "check_function", "check_true", "summary", "require_passed", "hint", "solution", "Reveal",
+           "Result"]
 
 # name -> passed?  One entry per exercise; the latest check of an exercise wins.
 _RESULTS: dict[str, bool] = {}
 
 _NOT_ATTEMPTED = "not attempted yet — replace the `...` with your answer"
+
+# Set (to anything but "", "0", "false" or "no") while a grading tool runs the notebook: require_passed raises.
+GRADING_VARIABLE = "LLM_MECHANICS_GRADING"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,6 +157,33 @@ def summary() -> None:
     passed = len(_RESULTS) - len(todo)
     print(f"📋 Exercises passed this session: {passed} of {len(_RESULTS)}.")
     print(f"   Not yet: {', '.join(todo)}" if todo else "   All done — well done!")
+
+
+def grading() -> bool:
+    """Whether a grading tool is running this notebook ($LLM_MECHANICS_GRADING is set)."""
+    return os.environ.get(GRADING_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_passed(*names: str) -> None:
+    """While grading, raise ``AssertionError`` unless every named exercise passed its latest check.
+
+    An nbgrader "autograded tests" cell gives its points when it runs without an error, so this line after a
+    check cell gives 0 points to an exercise that failed, was not attempted, or was never checked (its check cell
+    crashed first). In class (``grading()`` is False) it does nothing: the check has printed its feedback, and
+    the cells after it go on with the course's version.
+    """
+    if not names:
+        raise TypeError("require_passed() needs at least one exercise name, e.g. require_passed('1.1')")
+    for name in names:
+        _require_text(name, "the exercise name (e.g. '1.1')")
+    if not grading():
+        return
+    for name in names:
+        if name not in _RESULTS:
+            raise AssertionError(f"Exercise {name} was not checked: its check cell did not run, or it raised "
+                                 "before checking it.")
+        if not _RESULTS[name]:
+            raise AssertionError(f"Exercise {name} did not pass its check (the ❌ line above says why).")
 
 
 # --------------------------------------------------------------------------------------------------

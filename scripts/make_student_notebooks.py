@@ -7,6 +7,8 @@ In the course notebooks each solution sits in a code cell tagged ``solution`` be
 and ``# END SOLUTION``. In the student version that region becomes ``name = ...  # your code here`` for every
 variable the solution assigns at the top level of the cell (so the check cell below it still runs and says
 "not attempted yet"), or a bare ``...`` inside a function body. Outputs are cleared and solution cells are shown, not collapsed.
+
+With nbgrader, scripts/make_nbgrader_assignment.py makes nbgrader's student version out of this same strip_solution.
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},
 }
-# No "get official Jupyter news?" prompt.
-PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+# No "get official Jupyter news?" prompt; and no nbgrader toolbar and menus (requirements-dev.txt installs nbgrader
+# for the grading test; a student's JupyterLab, from requirements.txt, has none).
+PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True,
+                                      "@jupyter/nbgrader": True}}
 
 
 @dataclass
