@@ -197,8 +197,11 @@ def score_heads(model, encoded: EncodedStories, query_offset: int = 0, batch_siz
 
 
 def most_recent_name(pieces: Sequence[str], query: int, names: frozenset[str] = CHARACTER_NAMES) -> int | None:
-    """The position of the closest character name before position ``query`` (None if there is none)."""
-    return next((j for j in range(query - 1, -1, -1) if pieces[j].strip() in names), None)
+    """The position of the closest token before position ``query`` that starts a character name, a whole
+    word (None if there is none). A name may span several tokens (BPE): its first one counts."""
+    text, name = "".join(pieces), re.compile(r"\s?(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    starts = np.cumsum([0] + [len(p) for p in pieces[:-1]]).tolist()
+    return next((j for j in range(query - 1, -1, -1) if name.match(text, starts[j])), None)
 
 
 def chance_baselines(encoded: EncodedStories, query_offset: int = 0,

@@ -122,6 +122,9 @@ def test_every_consumer_reads_a_model_of_any_tokenizer(kind):
     for link in encoded.links:   # the pronoun's token holds the pronoun; its antecedent is an earlier mention
         assert link.pronoun.startswith(encoded.pieces[link.story][link.pronoun_pos].strip())
         assert link.antecedent_pos in link.mentions and link.antecedent_pos < link.pronoun_pos
+    word_level = coreference.encode_stories(stories, TOKENIZERS["word"])
+    assert coreference.chance_baselines(encoded)["most_recent_name"] == \
+        coreference.chance_baselines(word_level)["most_recent_name"]      # the same names, found in any tokens
     scores = coreference.score_heads(model, encoded)
     assert scores.accuracy.shape == (2, 2) and len(scores.links) == len(encoded.links) - scores.skipped
 
