@@ -147,7 +147,7 @@ def test_from_model_matches_the_model_attention(gpt):
     data = AttentionData.from_model(model, tokenizer, TEXT)
     idx = torch.tensor([tokenizer.encode("\n" + TEXT)])
     recorded = coreference.attention_maps(model, idx)[0].numpy()
-    assert data.tokens == tuple(tokenizer.split("\n" + TEXT))
+    assert data.tokens == tuple(tokenizer.pieces("\n" + TEXT))
     assert data.attention.shape == recorded.shape and np.abs(data.attention - recorded).max() < 1e-5
     assert data.queries.shape == (4, 4, len(data.tokens), 32) and data.note == ""
 
