@@ -10,20 +10,21 @@ Decoding, one step (``logits`` is (B, vocab_size), the model's scores for the ne
 * ``top_p_filter`` (nucleus sampling): keep the smallest set of most probable tokens whose probabilities add
   up to at least p;
 * ``filter_logits`` does all three, in that order (temperature, top-k, top-p, as Hugging Face does);
-  ``sample_next`` then draws a token, with a ``torch.Generator`` for reproducibility. Its draws are the same
-  as ``GPT.generate``'s for the same generator;
+  ``sample_next`` then draws a token, with a ``torch.Generator`` for reproducibility;
 * ``apply_repetition_penalty``: the CTRL penalty (Keskar et al. 2019) against tokens already in the text.
 
-The KV cache (``forward_cached``): in causal attention, the keys and values of a token never change once it
-is processed, since they depend only on that token and the ones before it. So keep them, per layer, and feed
-the model only the new token at each step: one token's work per step instead of the whole text's. The result
-is the same logits as the full forward pass (up to float rounding) and the same tokens.
+The KV cache (``KVCache``, passed as ``model(idx, cache=cache)``): in causal attention, the keys and values of a
+token never change once it is processed, since they depend only on that token and the ones before it. So keep
+them, per layer, and feed the model only the new token at each step: one token's work per step instead of the
+whole text's. The result is the same logits as the full forward pass (up to float rounding) and the same tokens.
+The model's attention writes into the cache (``KVCache.append``); ``generate`` is the one decoding loop of the
+course (``GPT.generate`` calls it).
 
 The course GPT uses *learned absolute positions*: a token's keys and values depend on its position in the
-window. Once a text is longer than ``block_size``, ``GPT.generate`` slides the window, every token moves to
+window. Once a text is longer than ``block_size``, generation slides the window, every token moves to
 a new position and every cached key and value is stale. Keeping the old ones (a "sliding cache") would be a
 different model, not a faster one. So ``generate`` recomputes the window from scratch at each step beyond
-``block_size``: the same tokens as ``GPT.generate``, but no saving there. (Models with relative positions,
+``block_size``: the same tokens as without the cache, but no saving there. (Models with relative positions,
 such as RoPE or ALiBi, can slide a cache; that is one reason they are popular.)
 
 References:
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 from .validation import check_token_ids, is_int, is_number
 
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "filter_logits", "next_token_probs",
-           "sample_next", "apply_repetition_penalty", "KVCache", "forward_cached", "stream", "generate"]
+           "sample_next", "apply_repetition_penalty", "KVCache", "stream", "generate"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
     """Keep the k largest logits of each row; the others become -inf. Ties with the k-th value are kept
-    (as ``GPT.generate`` does). k None or >= vocab_size keeps everything. Returns a new tensor."""
+    (as nanoGPT does). k None or >= vocab_size keeps everything. Returns a new tensor."""
     k = _check_top_k(k)
     return _top_k(_check_scores(logits), k)
 
@@ -169,7 +170,7 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """One token per row of ``logits`` (B, vocab_size) -> (B, 1) IDs. temperature 0 is greedy (argmax,
-    top_k and top_p are then irrelevant). With the same generator, the draws equal ``GPT.generate``'s."""
+    top_k and top_p are then irrelevant). The same generator gives the same draws on every device."""
     temperature = _check_temperature(temperature)
     _check_top_k(top_k), _check_top_p(top_p)
     logits = _check_logits(logits)
@@ -213,11 +214,14 @@ class KVCache:
     ``keys[layer]`` and ``values[layer]`` are (B, n_head, length, head_size). They live in one buffer per layer,
     (2, B, n_head, capacity, head_size), allocated ahead and written in place: appending with ``torch.cat``
     would copy the whole cache at every step, which costs more and more as the text grows. When a buffer is
-    full it is replaced by one twice as large (never larger than the model's window), as a Python list grows,
-    so the copies cost O(1) per token on average. Serving systems go further and allocate the whole window,
-    or fixed-size pages, up front."""
+    full it is replaced by one twice as large (never larger than ``max_length``, the model's window when it is
+    given), as a Python list grows, so the copies cost O(1) per token on average. Serving systems go further and
+    allocate the whole window, or fixed-size pages, up front."""
 
-    def __init__(self):
+    def __init__(self, max_length: int | None = None):
+        if max_length is not None and (not is_int(max_length) or max_length < 1):
+            raise ValueError(f"max_length must be an int >= 1 (or None for no limit), got {max_length!r}")
+        self.max_length = max_length                  # the most tokens the buffers will be asked to hold
         self.length = 0                               # tokens (positions) held, the same in every layer
         self._buffers: list[torch.Tensor] = []        # per layer: (2, B, n_head, capacity, head_size)
 
@@ -244,114 +248,32 @@ class KVCache:
         window is full; with learned absolute positions it is *not* the same model: see the module docstring)."""
         if not is_int(n) or not 0 <= n <= self.length:
             raise ValueError(f"n must be an int in [0, {self.length}] (the tokens cached), got {n!r}")
-        with torch.inference_mode():  # the buffers are inference tensors (see _forward_cached)
+        with torch.inference_mode():  # generate's buffers are inference tensors (see _stream)
             for buffer in self._buffers:
                 buffer[:, :, :, :self.length - n] = buffer[:, :, :, n:self.length].clone()  # overlapping: copy first
         self.length -= n
         return self
 
-    def _room(self, layer: int, kv: torch.Tensor, needed: int, max_length: int) -> torch.Tensor:
-        """The buffer of `layer`, grown if it cannot hold `needed` tokens. kv (2, B, nh, T, hs) gives the shape."""
+    def append(self, layer: int, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new tokens' keys and values kv (2, B, n_head, T, head_size) of `layer` after the
+        ``length`` cached ones; return that layer's keys and values (B, n_head, length + T, head_size).
+        The model's attention calls this; ``GPT.forward`` advances ``length`` once every layer has appended."""
+        two, B, nh, T, hs = kv.shape
+        needed = self.length + T
         old = self._buffers[layer] if layer < len(self._buffers) else None
-        if old is not None and old.size(3) >= needed:
-            return old
-        capacity = min(max_length, max(needed, 64, 2 * old.size(3) if old is not None else 0))
-        two, B, nh, _, hs = kv.shape
-        buffer = kv.new_empty(two, B, nh, capacity, hs)
-        if old is None:
-            self._buffers.append(buffer)
-        else:
-            buffer[:, :, :, :self.length] = old[:, :, :, :self.length]
-            self._buffers[layer] = buffer
-        return buffer
-
-
-def _attention_cached(attn, x: torch.Tensor, B: int, T: int, cache: KVCache, layer: int,
-                      max_length: int) -> torch.Tensor:
-    """The block's CausalSelfAttention on new tokens x (B * T, C), reading and extending the cache."""
-    C = x.size(1)
-    nh = attn.n_head
-    past = cache.length                                                   # tokens cached before these
-    qkv = F.linear(x, attn.c_attn.weight, attn.c_attn.bias)                # (B * T, 3C): q, k, v at once
-    qkv = qkv.view(B, T, 3, nh, C // nh).permute(2, 0, 3, 1, 4)            # (3, B, nh, T, hs)
-    buffer = cache._room(layer, qkv[1:], past + T, max_length)             # (2, B, nh, capacity, hs)
-    buffer[:, :, :, past:past + T] = qkv[1:]                               # append this step's keys and values
-    q = qkv[0]                                                             # (B, nh, T, hs)
-    k, v = buffer[0, :, :, :past + T], buffer[1, :, :, :past + T]         # (B, nh, past + T, hs)
-    if T == 1:      # one new token sees every cached one: no mask needed
-        y = F.scaled_dot_product_attention(q, k, v)
-    elif past == 0:  # the prompt on its own: plain causal attention
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    else:           # new token i sits at position past + i and sees keys 0 .. past + i
-        mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    y = y.transpose(1, 2).reshape(B * T, C)                                # heads side by side
-    return F.linear(y, attn.c_proj.weight, attn.c_proj.bias)
-
-
-def _layer_norm(norm, x: torch.Tensor) -> torch.Tensor:
-    return F.layer_norm(x, norm.weight.shape, norm.weight, norm.bias, norm.eps)
-
-
-def _mlp(mlp, x: torch.Tensor) -> torch.Tensor:
-    return F.linear(mlp.act(F.linear(x, mlp.c_fc.weight, mlp.c_fc.bias)), mlp.c_proj.weight, mlp.c_proj.bias)
-
-
-@torch.no_grad()
-def forward_cached(model, idx: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
-    """Run the course GPT on new tokens idx (B, T), which come right after the ``cache.length`` tokens
-    already in ``cache``. Returns the logits of the new positions (B, T, vocab_size) and the cache, now
-    holding all cache.length + T tokens. The same as ``model(all tokens)[0][:, -T:]`` up to float rounding.
-
-    Built from the model's own weights (embeddings, each block's norms, attention projections and MLP, the
-    final norm and the head), for pre-norm and post-norm blocks alike. Inference only: no dropout, so
-    a model with dropout must be in eval mode."""
-    check_token_ids(idx)
-    if idx.dim() != 2:
-        raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
-    if idx.size(1) == 0:
-        raise ValueError("idx is empty: give at least one token (a prompt cannot be empty)")
-    if model.training and model.config.dropout > 0:
-        raise ValueError("the KV cache is for inference: call model.eval() first (dropout is on)")
-    cache = cache if cache is not None else KVCache()
-    B, T = idx.size()
-    if cache.batch_size is not None and cache.batch_size != B:
-        raise ValueError(f"the cache holds a batch of {cache.batch_size}, the new tokens {B}")
-    past = cache.length
-    if past + T > model.config.block_size:
-        raise ValueError(f"{past} cached + {T} new tokens exceed the context window block_size="
-                         f"{model.config.block_size}; positions are absolute, so start a new cache on the "
-                         f"last block_size tokens (generate() does this)")
-    low, high = torch.stack(torch.aminmax(idx)).tolist()           # one pass and one device sync for both
-    if low < 0 or high >= model.config.vocab_size:
-        raise ValueError(f"token IDs must be in [0, {model.config.vocab_size}), got min {low} and max {high}")
-    return _forward_cached(model, idx, cache)
-
-
-@torch.inference_mode()
-def _forward_cached(model, idx: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
-    """forward_cached without its checks: the decode loop feeds it one token it sampled itself.
-
-    At one token per step the work is so small that overheads show: the checks' reductions, the modules'
-    call machinery, autograd's bookkeeping, reshaping 3-D tensors. So this runs in ``torch.inference_mode``
-    (lighter than ``no_grad``: no version counters; the cache and the logits are "inference tensors"), applies
-    the modules' weights with the functional forms (F.linear, F.layer_norm) and keeps the tokens as rows of a
-    2-D (B * T, C) tensor; attention alone needs the (B, nh, T, hs) view."""
-    B, T = idx.size()
-    past = cache.length
-    tr = model.transformer
-    block_size = model.config.block_size
-    x = F.embedding(idx, tr.wte.weight) + tr.wpe.weight[past:past + T]    # (B, T, C): new tokens at past, past+1..
-    x = x.view(B * T, -1)                                                 # (B * T, C)
-    for layer, block in enumerate(tr.h):
-        if block.prenorm:
-            x = x + _attention_cached(block.attn, _layer_norm(block.ln_1, x), B, T, cache, layer, block_size)
-            x = x + _mlp(block.mlp, _layer_norm(block.ln_2, x))
-        else:
-            x = _layer_norm(block.ln_1, x + _attention_cached(block.attn, x, B, T, cache, layer, block_size))
-            x = _layer_norm(block.ln_2, x + _mlp(block.mlp, x))
-    cache.length = past + T
-    return model.lm_head(tr.ln_f(x)).view(B, T, -1), cache                 # (B, T, vocab_size)
+        if old is None or old.size(3) < needed:     # grow: double, as a Python list does
+            capacity = max(needed, 64, 2 * old.size(3) if old is not None else 0)
+            if self.max_length is not None:
+                capacity = max(needed, min(capacity, self.max_length))
+            buffer = kv.new_empty(two, B, nh, capacity, hs)
+            if old is None:
+                self._buffers.append(buffer)
+            else:
+                buffer[:, :, :, :self.length] = old[:, :, :, :self.length]
+                self._buffers[layer] = buffer
+        buffer = self._buffers[layer]
+        buffer[:, :, :, self.length:needed] = kv
+        return buffer[0, :, :, :needed], buffer[1, :, :, :needed]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,21 +299,23 @@ def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1
                    repetition_penalty)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache, repetition_penalty):
+    # inference_mode, lighter than no_grad (no version counters), matters at one token a step: the work is so
+    # small that overheads show. The cache's buffers and the logits are then "inference tensors".
     block_size = model.config.block_size
     text = idx
     cache = None
     for _ in range(max_new_tokens):
         if not use_cache:
             logits = model(text[:, -block_size:])[0][:, -1, :]
-        elif cache is None or text.size(1) > block_size:
-            # the prefill, or the window slid: every position changed, so recompute the whole window
-            out, cache = forward_cached(model, text[:, -block_size:])
-            logits = out[:, -1, :]
-        else:  # decode: only the token sampled last goes through the model
-            out, cache = _forward_cached(model, text[:, -1:], cache)
-            logits = out[:, -1, :]
+        else:
+            if cache is None or text.size(1) > block_size:
+                # the prefill, or the window slid: every position changed, so recompute the whole window
+                cache, new = KVCache(block_size), text[:, -block_size:]
+            else:  # decode: only the token sampled last goes through the model
+                new = text[:, -1:]
+            logits = model(new, cache=cache)[0][:, -1, :]
         if repetition_penalty is not None:
             logits = apply_repetition_penalty(logits, text, repetition_penalty)
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
@@ -406,8 +330,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
              stop_token: int | None = None) -> torch.Tensor:
     """Append up to max_new_tokens tokens to idx (B, T) and return (B, T + new). temperature 0 is greedy.
 
-    With top_p None and no repetition penalty it returns exactly what ``model.generate`` returns for the
-    same generator, with or without the cache. ``stop_token``: stop early once every row has produced it
+    With or without the cache it returns the same tokens for the same generator (the logits agree up to
+    float rounding). ``stop_token``: stop early once every row has produced it
     (rows keep being sampled until then, so the tokens up to each row's first stop are unchanged)."""
     steps = stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
                    repetition_penalty)

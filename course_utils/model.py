@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .validation import check_token_ids, is_int, is_number
+from . import generate as generation
+from .validation import check_token_ids
 
 __all__ = ["GPTConfig", "GPT", "LayerNorm", "CausalSelfAttention", "MLP", "Block", "load_storyworld_gpt",
            "gpt2_config", "convert_gpt2_state_dict", "load_gpt2_weights", "CHECKPOINT_DIR"]
@@ -91,7 +92,8 @@ class GPTConfig:
         ]
 
 
-ACTIVATIONS = {"gelu": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
+# functions, not modules: a module call costs microseconds, which a one-token decoding step notices
+ACTIVATIONS = {"gelu": lambda x: F.gelu(x, approximate="tanh"), "relu": F.relu, "silu": F.silu}
 
 
 class LayerNorm(nn.Module):
@@ -114,7 +116,10 @@ class LayerNorm(nn.Module):
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where each position sees only itself and earlier positions."""
+    """Multi-head self-attention where each position sees only itself and earlier positions.
+
+    With a ``cache`` (a ``course_utils.generate.KVCache``), x holds only the new tokens: their keys and values
+    are written into the cache, and their queries attend over every cached token as well (see ``GPT.forward``)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -126,28 +131,38 @@ class CausalSelfAttention(nn.Module):
         self.dropout = config.dropout
         self.causal = config.causal
         self.record_attention = False       # set True to keep the weights of the last forward pass
-        self.last_attention: torch.Tensor | None = None  # (B, nh, T, T)
+        self.last_attention: torch.Tensor | None = None  # (B, nh, T, past + T)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache=None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.size()
-        q, k, v = self.c_attn(x).split(C, dim=2)                           # 3 x (B, T, C)
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)    # (B, nh, T, hs)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)    # (B, nh, T, hs)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)    # (B, nh, T, hs)
+        qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv                                                       # 3 x (B, nh, T, hs)
+        past = 0
+        if cache is not None:   # keep this step's keys and values; attend over all of them
+            past = cache.length
+            k, v = cache.append(layer, qkv[1:])                             # 2 x (B, nh, past + T, hs)
+        # new token i sits at position past + i and sees keys 0 .. past + i (all of them in an encoder)
+        mask = None
+        if self.causal and T > 1:
+            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
         if self.record_attention:
             # Written out so the weights can be inspected; same result as the fused kernel below.
-            att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))        # (B, nh, T, T)
-            if self.causal:
-                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))        # (B, nh, T, past + T)
+            if mask is not None:
                 att = att.masked_fill(~mask, float("-inf"))
             att = att.softmax(dim=-1)
             self.last_attention = att.detach()
             y = self.attn_dropout(att) @ v                                  # (B, nh, T, hs)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
-                                               dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)                    # heads side by side
-        return self.resid_dropout(self.c_proj(y))
+            dropout_p = self.dropout if self.training else 0.0
+            if past == 0:   # no cache, or the prompt on its own: plain (causal) attention, the fastest kernel
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=mask is not None, dropout_p=dropout_p)
+            else:           # one new token needs no mask (it sees every cached one); several need the offset one
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))                 # heads side by side, mixed
+        # dropout is the identity in eval mode; not calling it there saves a module call per block, which a
+        # one-token decoding step notices (the same below)
+        return self.resid_dropout(y) if self.training else y
 
 
 class MLP(nn.Module):
@@ -156,12 +171,13 @@ class MLP(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, config.d_ff, bias=config.bias)
-        self.act = ACTIVATIONS[config.activation]()
+        self.act = ACTIVATIONS[config.activation]
         self.c_proj = nn.Linear(config.d_ff, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+        y = self.c_proj(self.act(self.c_fc(x)))
+        return self.dropout(y) if self.training else y
 
 
 class Block(nn.Module):
@@ -176,12 +192,12 @@ class Block(nn.Module):
         self.ln_2 = LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache=None, layer: int = 0) -> torch.Tensor:
         if self.prenorm:
-            x = x + self.attn(self.ln_1(x))  # tokens share information
-            x = x + self.mlp(self.ln_2(x))   # each token refines its own
+            x = x + self.attn(self.ln_1(x), cache, layer)  # tokens share information
+            x = x + self.mlp(self.ln_2(x))                 # each token refines its own
         else:
-            x = self.ln_1(x + self.attn(x))
+            x = self.ln_1(x + self.attn(x, cache, layer))
             x = self.ln_2(x + self.mlp(x))
         return x
 
@@ -223,16 +239,31 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None):
         """idx: (B, T) token IDs. Returns logits (B, T, vocab_size) and, with targets (B, T), the mean
-        cross-entropy of predicting targets[:, t] from idx[:, :t+1]."""
+        cross-entropy of predicting targets[:, t] from idx[:, :t+1] (targets of -100 are skipped).
+
+        cache: a ``course_utils.generate.KVCache``. idx then holds the tokens that come right after the
+        ``cache.length`` tokens already in it; their keys and values are added to it, and the logits are those
+        of the new positions: the same as the forward pass over all the tokens, up to float rounding, for one
+        token's work per step instead of the whole text's (notebook 06)."""
         check_token_ids(idx)
         if idx.dim() != 2:
             raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
         B, T = idx.size()
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of length {T} is longer than the context window "
-                             f"block_size={self.config.block_size}")
+        past = 0 if cache is None else cache.length
+        if cache is not None:
+            if T == 0:
+                raise ValueError("idx is empty: give at least one new token to add to the cache")
+            if self.training and self.config.dropout > 0:
+                raise ValueError("the KV cache is for inference: call model.eval() first (dropout is on)")
+            if cache.batch_size not in (None, B):
+                raise ValueError(f"the cache holds a batch of {cache.batch_size}, the new tokens {B}")
+        if past + T > self.config.block_size:
+            raise ValueError(f"sequence of length {past + T}" + (f" ({past} cached + {T} new)" if past else "")
+                             + f" is longer than the context window block_size={self.config.block_size}"
+                             + ("; positions are absolute, so start a new cache on the last block_size tokens "
+                                "(generate() does this)" if cache is not None else ""))
         if targets is not None:
             if not isinstance(targets, torch.Tensor) or targets.dtype != torch.long:
                 raise TypeError(f"targets must be a torch.long tensor of token IDs (or -100 to skip a position), "
@@ -240,52 +271,32 @@ class GPT(nn.Module):
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
                                  f"got {tuple(targets.shape)}")
-        if idx.numel():
+        if idx.numel() and past == 0:
+            # Decoding steps (past > 0) skip this: their token is one the sampler drew, and on a GPU the check
+            # would cost a device sync per token.
             low, high = torch.stack(torch.aminmax(idx)).tolist()   # one pass and one device sync for both
             if low < 0 or high >= self.config.vocab_size:
                 raise ValueError(f"token IDs must be in [0, {self.config.vocab_size}), "
                                  f"got min {low} and max {high}")
-        pos = torch.arange(T, device=idx.device)                               # (T,)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
-        for block in self.transformer.h:
-            x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))                        # (B, T, vocab_size)
+        tr = self.transformer
+        x = tr.drop(tr.wte(idx) + tr.wpe.weight[past:past + T])                # (B, T, C): positions past, past+1..
+        for layer, block in enumerate(tr.h):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache.length = past + T
+        logits = self.lm_head(tr.ln_f(x))                        # (B, T, vocab_size)
         if targets is None:
             return logits, None
-        # targets of -100 are skipped: masked-LM and fine-tuning score only some positions
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append max_new_tokens sampled tokens to idx (B, T). temperature 0 means greedy."""
-        check_token_ids(idx)
-        if not is_int(max_new_tokens) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not is_number(temperature) or not 0 <= temperature < math.inf:
-            raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
-        if top_k is not None and (not is_int(top_k) or top_k < 1):
-            raise ValueError(f"top_k must be an int >= 1 (or None for no limit), got {top_k!r}")
-        for _ in range(max_new_tokens):
-            idx_cond = idx[:, -self.config.block_size:]         # the window the model can see
-            logits, _ = self(idx_cond)
-            logits = logits[:, -1, :]                           # (B, vocab_size)
-            if temperature == 0:
-                idx_next = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
-                    logits[logits < v[:, [-1]]] = float("-inf")
-                probs = logits.softmax(dim=-1)
-                if generator is not None and generator.device != probs.device:
-                    # draw on the generator's device: a seeded CPU generator gives the same tokens on a GPU
-                    idx_next = torch.multinomial(probs.to(generator.device), 1, generator=generator).to(idx.device)
-                else:
-                    idx_next = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat((idx, idx_next), dim=1)
-        return idx
+        """Append max_new_tokens sampled tokens to idx (B, T). temperature 0 means greedy.
+
+        nanoGPT's interface to the course's one decoding loop, ``course_utils.generate.generate`` (with the KV
+        cache, top-p, a repetition penalty and a stop token there)."""
+        return generation.generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
 
     # ----- saving and loading ---------------------------------------------------------------------
 

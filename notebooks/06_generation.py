@@ -555,8 +555,9 @@ def forward_with_cache(model, idx, cache=None):
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # **Proof.** Feed a story in one chunk, then the rest one token at a time. The logits must equal one full
-# forward pass over the whole text, and the package's `forward_cached`; and generating with the cache must
-# give the same tokens as `GPT.generate`, greedy and sampled.
+# forward pass over the whole text, and the course GPT's own cached forward, `gpt(idx, cache=KVCache())`, where
+# each attention layer writes into the cache; and generating with the cache must give the same tokens as the
+# loop without it (the whole window through the model at every step), greedy and sampled.
 
 # %% slideshow={"slide_type": "-"}
 story_ids = encode(test_stories[0].text)
@@ -569,18 +570,19 @@ with torch.no_grad():
         out, cache = forward_with_cache(gpt, story_ids[:, t:t + 1], cache)
         chunks.append(out)
 ours = torch.cat(chunks, dim=1)
-package, package_cache = gen.forward_cached(gpt, story_ids)
+with torch.no_grad():
+    package = gpt(story_ids, cache=gen.KVCache())[0]
 d_full = (ours - full_logits).abs().max().item()
 d_package = (ours - package).abs().max().item()
 print(f"{story_ids.size(1)} tokens: max |cached − full forward| = {d_full:.0e}, "
-      f"max |ours − course_utils.generate| = {d_package:.0e}", "✓" if max(d_full, d_package) < 1e-4 else "✗")
+      f"max |ours − the course GPT's cached forward| = {d_package:.0e}", "✓" if max(d_full, d_package) < 1e-4 else "✗")
 assert max(d_full, d_package) < 1e-4   # float32 rounding on logits of size ~10: same numbers, another order
 
 start = encode("Once there was").repeat(4, 1)
 for settings in (dict(temperature=0), dict(temperature=1.0), dict(temperature=0.7, top_k=5)):
     with_cache = gen.generate(gpt, start, 60, generator=torch.Generator().manual_seed(2), **settings)
-    reference = gpt.generate(start, 60, generator=torch.Generator().manual_seed(2), **settings)
-    print(f"{settings}: 4 × 60 tokens identical to GPT.generate: {torch.equal(with_cache, reference)}")
+    reference = gen.generate(gpt, start, 60, generator=torch.Generator().manual_seed(2), use_cache=False, **settings)
+    print(f"{settings}: 4 × 60 tokens identical to the loop without a cache: {torch.equal(with_cache, reference)}")
     assert torch.equal(with_cache, reference)
 
 # %% [markdown] slideshow={"slide_type": "-"}
@@ -600,19 +602,21 @@ for settings in (dict(temperature=0), dict(temperature=1.0), dict(temperature=0.
 long_ids = encode(" ".join(s.text for s in test_stories[:2]))[:, :129]        # one token more than the window
 window = long_ids[:, 1:]                                                      # what the model can see
 exact = gpt(window)[0][0, -1]
-_, stale = gen.forward_cached(gpt, long_ids[:, :128])                         # keys of positions 0..127
-stale.drop_oldest(1)                                                          # drop the oldest token ...
-slid = gen.forward_cached(gpt, long_ids[:, 128:], stale)[0][0, -1]            # ... and append the new one
+with torch.no_grad():
+    stale = gen.KVCache()
+    gpt(long_ids[:, :128], cache=stale)                                       # keys of positions 0..127
+    stale.drop_oldest(1)                                                      # drop the oldest token ...
+    slid = gpt(long_ids[:, 128:], cache=stale)[0][0, -1]                      # ... and append the new one
 print(f"sliding cache vs recomputing the window: max |Δ logit| = {(slid - exact).abs().max():.1f}, "
       f"same most likely token: {slid.argmax().item() == exact.argmax().item()}")
 beyond = gen.generate(gpt, encode("Once"), 160, temperature=0)
-same = torch.equal(beyond, gpt.generate(encode("Once"), 160, temperature=0))
-print(f"160 tokens, past the 128-token window: course_utils.generate == GPT.generate: {same}")
+same = torch.equal(beyond, gen.generate(gpt, encode("Once"), 160, temperature=0, use_cache=False))
+print(f"160 tokens, past the 128-token window: with the cache == without it: {same}")
 assert same
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# So past the window `course_utils.generate` recomputes the window at every step: exactly `GPT.generate`'s
-# tokens, but no saving there. With *relative* positions (RoPE, ALiBi) attention depends only on the distance
+# So past the window `course_utils.generate` recomputes the window at every step: exactly the tokens of the
+# loop without a cache, but no saving there. With *relative* positions (RoPE, ALiBi) attention depends only on the distance
 # between two tokens, so a slid cache keeps every position right. It is still not exact: only the first
 # layer's keys and values depend on the token alone. In every later layer a token's key and value come from
 # what the token attended to, and that included the tokens just evicted; recomputing the window without them
@@ -670,7 +674,9 @@ gpt2_cache_bytes = 2 * 12 * 1024 * 768 * 4
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-_, full_cache = gen.forward_cached(gpt, torch.zeros(1, gpt.config.block_size, dtype=torch.long))
+full_cache = gen.KVCache()
+with torch.no_grad():
+    gpt(torch.zeros(1, gpt.config.block_size, dtype=torch.long), cache=full_cache)
 check("6.3a", our_cache_bytes, full_cache.nbytes(), hint="Keys and values: 2 × 4 layers × 128 tokens × 128 × 4.")
 check("6.3b", gpt2_cache_bytes, 75_497_472, hint="2 × 12 × 1024 × 768 × 4.")
 print(f"GPT-2 small: {75_497_472 / 2**20:.0f} MiB of cache per 1,024-token sequence; a batch of 64 such "

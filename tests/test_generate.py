@@ -1,6 +1,7 @@
 """Decoding from scratch and the KV cache: the filters do what they say, bad settings fail clearly, and cached
-generation gives the same logits (<= 1e-5) and the same tokens as the model's own forward pass and
-``GPT.generate`` — greedy and sampled, pre-norm and post-norm, inside and beyond the context window."""
+generation (``generate``, and ``GPT.generate`` which calls it) gives the same logits (<= 1e-5) and the same tokens
+as the forward pass over the whole text and nanoGPT's plain loop — greedy and sampled, pre-norm and post-norm,
+inside and beyond the context window."""
 
 import math
 
@@ -17,6 +18,30 @@ def tiny_gpt(prenorm=True, block_size=32, seed=0, **overrides):
     config = GPTConfig(vocab_size=50, block_size=block_size, n_layer=2, n_head=2, n_embd=16, prenorm=prenorm,
                        **overrides)
     return GPT(config).eval()
+
+
+@torch.no_grad()
+def cached(model, idx, cache=None):
+    """The model's forward pass on new tokens idx, after the ones in cache: (their logits, the cache)."""
+    cache = gen.KVCache() if cache is None else cache
+    return model(idx, cache=cache)[0], cache
+
+
+@torch.no_grad()
+def nanogpt_generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    """The reference: nanoGPT's loop, the whole window through the model at every step, no cache."""
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -model.config.block_size:])[0][:, -1, :]
+        if temperature == 0:
+            idx_next = logits.argmax(dim=-1, keepdim=True)
+        else:
+            logits = logits / temperature
+            if top_k is not None:
+                v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
+                logits[logits < v[:, [-1]]] = float("-inf")
+            idx_next = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+        idx = torch.cat((idx, idx_next), dim=1)
+    return idx
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +154,7 @@ def test_generate_rejects_empty_prompt_and_bad_lengths():
     with pytest.raises(ValueError, match="temperature"):
         gen.generate(model, torch.zeros(1, 1, dtype=torch.long), 3, temperature=-1)
     with pytest.raises(ValueError, match="empty"):
-        gen.forward_cached(model, torch.zeros(1, 0, dtype=torch.long))
+        cached(model, torch.zeros(1, 0, dtype=torch.long))
     out = gen.generate(model, torch.zeros(2, 3, dtype=torch.long), 0)
     assert out.shape == (2, 3)
 
@@ -142,12 +167,12 @@ def test_cached_logits_equal_full_forward(prenorm):
     idx = torch.randint(50, (3, 30), generator=torch.Generator().manual_seed(0))
     full = model(idx)[0]
     # one chunk, then token by token, then a chunk of several tokens on top of a cache
-    first, cache = gen.forward_cached(model, idx[:, :7])
+    first, cache = cached(model, idx[:, :7])
     steps = [first]
     for t in range(7, 20):
-        out, cache = gen.forward_cached(model, idx[:, t:t + 1], cache)
+        out, cache = cached(model, idx[:, t:t + 1], cache)
         steps.append(out)
-    out, cache = gen.forward_cached(model, idx[:, 20:], cache)
+    out, cache = cached(model, idx[:, 20:], cache)
     steps.append(out)
     assert cache.length == 30
     assert (torch.cat(steps, dim=1) - full).abs().max() <= 1e-5
@@ -158,10 +183,10 @@ def test_cached_logits_equal_full_forward_for_the_checkpoint(storyworld_gpt):
     idx = torch.tensor([tokenizer.encode("\nOnce upon a time, there was a little girl named Lily. She lived in a "
                                          "small house near the sea. Lily had a red ball.")])
     full = model(idx)[0]
-    out, cache = gen.forward_cached(model, idx[:, :1])
+    out, cache = cached(model, idx[:, :1])
     steps = [out]
     for t in range(1, idx.size(1)):
-        out, cache = gen.forward_cached(model, idx[:, t:t + 1], cache)
+        out, cache = cached(model, idx[:, t:t + 1], cache)
         steps.append(out)
     assert (torch.cat(steps, dim=1) - full).abs().max() <= 1e-5
     assert cache.nbytes() == 2 * 4 * idx.size(1) * 128 * 4
@@ -172,7 +197,8 @@ def test_cached_logits_equal_full_forward_for_the_checkpoint(storyworld_gpt):
 def test_cached_generation_equals_gpt_generate(prenorm, settings):
     model = tiny_gpt(prenorm=prenorm)
     prompt = torch.randint(50, (4, 5), generator=torch.Generator().manual_seed(3))
-    reference = model.generate(prompt, 20, generator=torch.Generator().manual_seed(9), **settings)
+    reference = nanogpt_generate(model, prompt, 20, generator=torch.Generator().manual_seed(9), **settings)
+    assert torch.equal(model.generate(prompt, 20, generator=torch.Generator().manual_seed(9), **settings), reference)
     for use_cache in (True, False):
         ours = gen.generate(model, prompt, 20, generator=torch.Generator().manual_seed(9), use_cache=use_cache,
                             **settings)
@@ -183,33 +209,34 @@ def test_cached_generation_equals_gpt_generate_for_the_checkpoint(storyworld_gpt
     model, tokenizer = storyworld_gpt
     prompt = torch.tensor([tokenizer.encode("\nOnce there was")] * 2)
     for settings in (dict(temperature=0), dict(temperature=1.0, top_k=10)):
-        reference = model.generate(prompt, 40, generator=torch.Generator().manual_seed(0), **settings)
-        ours = gen.generate(model, prompt, 40, generator=torch.Generator().manual_seed(0), **settings)
+        reference = nanogpt_generate(model, prompt, 40, generator=torch.Generator().manual_seed(0), **settings)
+        ours = model.generate(prompt, 40, generator=torch.Generator().manual_seed(0), **settings)
         assert torch.equal(ours, reference)
 
 
 def test_beyond_the_context_window_the_window_is_recomputed():
-    """Past block_size the positions shift, so the cache is rebuilt each step: still GPT.generate's tokens."""
+    """Past block_size the positions shift, so the cache is rebuilt each step: still the plain loop's tokens."""
     model = tiny_gpt(block_size=16)
     prompt = torch.randint(50, (2, 10), generator=torch.Generator().manual_seed(0))
     for settings in (dict(temperature=0), dict(temperature=1.0)):
-        reference = model.generate(prompt, 30, generator=torch.Generator().manual_seed(4), **settings)
+        reference = nanogpt_generate(model, prompt, 30, generator=torch.Generator().manual_seed(4), **settings)
         ours = gen.generate(model, prompt, 30, generator=torch.Generator().manual_seed(4), **settings)
         assert torch.equal(ours, reference)
     long_prompt = torch.randint(50, (1, 40), generator=torch.Generator().manual_seed(1))  # longer than the window
-    assert torch.equal(gen.generate(model, long_prompt, 5, temperature=0), model.generate(long_prompt, 5, temperature=0))
+    assert torch.equal(gen.generate(model, long_prompt, 5, temperature=0),
+                       nanogpt_generate(model, long_prompt, 5, temperature=0))
 
 
-def test_forward_cached_refuses_to_overflow_the_window_and_mismatched_batches():
+def test_the_cached_forward_refuses_to_overflow_the_window_and_mismatched_batches():
     model = tiny_gpt(block_size=16)
-    _, cache = gen.forward_cached(model, torch.zeros(1, 16, dtype=torch.long))
+    _, cache = cached(model, torch.zeros(1, 16, dtype=torch.long))
     with pytest.raises(ValueError, match="block_size"):
-        gen.forward_cached(model, torch.zeros(1, 1, dtype=torch.long), cache)
-    _, cache = gen.forward_cached(model, torch.zeros(2, 4, dtype=torch.long))
+        cached(model, torch.zeros(1, 1, dtype=torch.long), cache)
+    _, cache = cached(model, torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="batch"):
-        gen.forward_cached(model, torch.zeros(3, 1, dtype=torch.long), cache)
+        cached(model, torch.zeros(3, 1, dtype=torch.long), cache)
     with pytest.raises(ValueError, match="token IDs"):
-        gen.forward_cached(model, torch.full((1, 2), 50))
+        cached(model, torch.full((1, 2), 50))
 
 
 def test_a_sliding_cache_is_not_the_same_model():
@@ -217,18 +244,18 @@ def test_a_sliding_cache_is_not_the_same_model():
     model = tiny_gpt(block_size=16)
     idx = torch.randint(50, (1, 17), generator=torch.Generator().manual_seed(2))
     exact = model(idx[:, 1:])[0][0, -1]
-    _, cache = gen.forward_cached(model, idx[:, :16])
+    _, cache = cached(model, idx[:, :16])
     cache.drop_oldest(1)
-    slid = gen.forward_cached(model, idx[:, 16:], cache)[0][0, -1]
+    slid = cached(model, idx[:, 16:], cache)[0][0, -1]
     assert (slid - exact).abs().max() > 1e-3
 
 
 def test_dropout_model_must_be_in_eval_mode():
     model = tiny_gpt(dropout=0.1).train()
     with pytest.raises(ValueError, match="eval"):
-        gen.forward_cached(model, torch.zeros(1, 3, dtype=torch.long))
+        cached(model, torch.zeros(1, 3, dtype=torch.long))
     model.eval()
-    gen.forward_cached(model, torch.zeros(1, 3, dtype=torch.long))
+    cached(model, torch.zeros(1, 3, dtype=torch.long))
 
 
 def test_stream_yields_one_token_per_step_and_stop_token_ends_early():
@@ -262,15 +289,15 @@ def test_the_cache_grows_its_buffers_in_place_and_keeps_what_it_holds():
     with the same contents, never larger than the window."""
     model = tiny_gpt(block_size=200)
     idx = torch.randint(50, (2, 150), generator=torch.Generator().manual_seed(5))
-    _, cache = gen.forward_cached(model, idx[:, :3])
+    _, cache = cached(model, idx[:, :3], gen.KVCache(max_length=200))
     first_buffer = cache._buffers[0]
     capacities = {first_buffer.size(3)}
     for t in range(3, 150):
-        _, cache = gen.forward_cached(model, idx[:, t:t + 1], cache)
+        _, cache = cached(model, idx[:, t:t + 1], cache)
         capacities.add(cache._buffers[0].size(3))
-    assert sorted(capacities) == [64, 128, 200]                       # doubled, then capped at block_size
+    assert sorted(capacities) == [64, 128, 200]                       # doubled, then capped at max_length
     assert cache.length == 150 and cache.batch_size == 2
-    _, reference = gen.forward_cached(model, idx)                     # the same keys, computed in one pass
+    _, reference = cached(model, idx)                     # the same keys, computed in one pass
     for ours, theirs in zip(cache.keys + cache.values, reference.keys + reference.values):
         assert ours.shape == (2, 2, 150, 8)                               # (B, n_head, T, head_size)
         assert (ours - theirs).abs().max() <= 1e-5
@@ -280,7 +307,7 @@ def test_the_cache_grows_its_buffers_in_place_and_keeps_what_it_holds():
 def test_drop_oldest_shifts_the_cache():
     model = tiny_gpt()
     idx = torch.randint(50, (1, 10), generator=torch.Generator().manual_seed(6))
-    _, cache = gen.forward_cached(model, idx)
+    _, cache = cached(model, idx)
     before = [k.clone() for k in cache.keys]
     assert cache.drop_oldest(3) is cache and cache.length == 7
     for k, old in zip(cache.keys, before):
@@ -326,8 +353,8 @@ def test_float_token_ids_are_a_type_error():
     model = tiny_gpt()
     prompt = torch.zeros(1, 3)                                     # float32 zeros: not token IDs
     for call in (lambda: gen.generate(model, prompt, 2), lambda: gen.generate(model, prompt, 0),
-                 lambda: gen.stream(model, prompt, 2), lambda: gen.forward_cached(model, prompt)):
+                 lambda: gen.stream(model, prompt, 2), lambda: cached(model, prompt)):
         with pytest.raises(TypeError, match=r"integer token IDs \(torch.long\), got dtype torch.float32"):
             call()
     with pytest.raises(ValueError, match=r"token IDs must be in \[0, 50\), got min 0 and max 50"):
-        gen.forward_cached(model, torch.tensor([[0, 50]]))
+        cached(model, torch.tensor([[0, 50]]))

@@ -111,8 +111,8 @@ def test_float_token_ids_and_bad_generate_settings_get_clear_errors():
     with pytest.raises(TypeError, match="integer token IDs"):
         model.generate(torch.zeros(1, 2, dtype=torch.float64), 3)
     for kwargs, message in ((dict(top_k=0), "top_k must be an int >= 1"),
-                            (dict(temperature=float("nan")), "temperature must be a finite number"),
-                            (dict(temperature=float("inf")), "temperature must be a finite number"),
+                            (dict(temperature=float("nan")), "temperature must be a number >= 0, got nan"),
+                            (dict(temperature=float("inf")), "temperature must be finite"),
                             (dict(max_new_tokens=-1), "max_new_tokens must be an int >= 0")):
         with pytest.raises(ValueError, match=message):
             model.generate(torch.zeros(1, 2, dtype=torch.long), **{"max_new_tokens": 2, **kwargs})
