@@ -18,6 +18,9 @@ Notebook 07 builds each of these step by step; this is the finished version note
   where every target inside the prompt is ``IGNORE_INDEX`` (-100), which ``GPT.forward`` skips: the model is
   taught to answer, not to write stories and questions.
 * **Classification.** ``GPTClassifier`` puts a linear head on the hidden state of the last real token.
+* **Scoring.** ``answer_correct`` says whether greedy decoding writes each true answer; ``accuracy_by_kind``
+  groups such results by what the question asks for (storyworld's ``QA.kind``), ``plot_accuracy_by_kind``
+  draws them as grouped bars.
 * **Few-shot prompts.** ``few_shot_prompt`` writes solved examples in the Q&A template before the question:
   in-context learning, no weight changes.
 * **Chat format.** ``ChatTokenizer`` adds special tokens (``<|system|>``, ``<|user|>``, ``<|assistant|>``,
@@ -34,33 +37,23 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .data import IGNORE_INDEX
-from .generate import sample_next
+from .generate import generate
 from .model import GPT, GPTConfig
+from .storyworld import QUESTION_KINDS
 from .tokenizers import WordTokenizer
+from .train import batch_nlls
 
-__all__ = ["IGNORE_INDEX", "QA_TEMPLATE", "QUESTION_KINDS", "question_kind", "format_qa_prompt", "format_qa_response", "template_pieces",
-           "new_pieces", "extend_tokenizer", "resize_token_embeddings", "Example", "build_example", "example_from_ids",
+__all__ = ["IGNORE_INDEX", "QA_TEMPLATE", "format_qa_prompt", "format_qa_response", "template_pieces", "new_pieces",
+           "extend_tokenizer", "resize_token_embeddings", "Example", "build_example", "example_from_ids",
            "build_lm_example", "qa_examples", "collate", "hidden_states", "GPTClassifier", "freeze",
            "count_parameters", "train_only_rows", "finetune", "answer_correct", "answer_accuracy",
-           "generate_responses", "lm_loss", "few_shot_prompt", "CHAT_ROLES", "END_OF_MESSAGE", "role_token",
-           "CHAT_SPECIALS", "ChatTokenizer", "render_chat", "chat_example"]
+           "accuracy_by_kind", "plot_accuracy_by_kind", "generate_responses", "lm_loss", "few_shot_prompt",
+           "CHAT_ROLES", "END_OF_MESSAGE", "role_token", "CHAT_SPECIALS", "ChatTokenizer", "render_chat",
+           "chat_example"]
 
 QA_TEMPLATE = "\n{story}\nQ: {question}\nA: {answer}\n"
-
-
-QUESTION_KINDS = {"Who is": "hero", "What colour": "colour", "Where did": "place", "Who did": "friend",
-                  "How did": "feeling", "Did": "pet", "What did": "food"}
-
-
-def question_kind(question: str) -> str:
-    """The kind of a storyworld question, by its opening words: 'Who did Sue meet?' -> 'friend'."""
-    for opening, kind in QUESTION_KINDS.items():
-        if question.startswith(opening + " "):
-            return kind
-    raise ValueError(f"not a storyworld question: {question!r}")
 
 
 def format_qa_prompt(story: str, question: str) -> str:
@@ -365,21 +358,10 @@ def finetune(model: GPT, examples: Sequence[Example], steps: int, batch_size: in
     return losses
 
 
-@torch.no_grad()
 def lm_loss(model: GPT, examples: Sequence[Example], pad_id: int = 0, batch_size: int = 64) -> float:
     """Mean cross-entropy per scored token over `examples` (nats per token)."""
-    model.eval()
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    for first in range(0, len(examples), batch_size):
-        x, y = collate(examples[first:first + batch_size], pad_id)
-        x, y = x.to(device), y.to(device)
-        logits, _ = model(x, y)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE_INDEX,
-                               reduction="sum")
-        total += loss.item()
-        count += int((y != IGNORE_INDEX).sum())
-    return total / count
+    batches = (collate(examples[first:first + batch_size], pad_id) for first in range(0, len(examples), batch_size))
+    return batch_nlls(model, batches).double().mean().item()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -408,14 +390,52 @@ def answer_accuracy(model: GPT, examples: Sequence[Example], pad_id: int = 0) ->
     return answer_correct(model, examples, pad_id).float().mean().item()
 
 
+def accuracy_by_kind(kinds: Sequence[str], correct) -> dict[str, float]:
+    """The fraction correct per question kind: kinds[i] is what question i asks for (storyworld's QA.kind or
+    Preference.kind), correct[i] whether it was answered right (bools, 0/1, or a tensor of them). Kinds come
+    in storyworld's order (QUESTION_KINDS), each one that occurs."""
+    correct = correct.tolist() if isinstance(correct, torch.Tensor) else list(correct)
+    kinds = list(kinds)
+    if len(kinds) != len(correct):
+        raise ValueError(f"one kind per answer expected: {len(kinds)} kinds, {len(correct)} answers")
+    unknown = sorted(set(kinds) - set(QUESTION_KINDS))
+    if unknown:
+        raise ValueError(f"unknown question kinds {unknown}; expected storyworld's {QUESTION_KINDS}")
+    return {kind: sum(ok for k, ok in zip(kinds, correct) if k == kind) / kinds.count(kind)
+            for kind in QUESTION_KINDS if kind in kinds}
+
+
+def plot_accuracy_by_kind(series: dict[str, dict[str, float]], ax=None, title: str = "",
+                          ylabel: str = "accuracy", chance: float | None = None, colors: Sequence | None = None):
+    """Grouped bars: one group per question kind, one bar per entry of `series` (label -> accuracy_by_kind's
+    dict), with a dotted line at `chance` if given. Draws on `ax` (a new figure without one); returns ax."""
+    import matplotlib.pyplot as plt
+
+    if not series:
+        raise ValueError("series is empty: give at least one {label: accuracy_by_kind(...)}")
+    if ax is None:
+        ax = plt.subplots(figsize=(8, 3.2))[1]
+    kinds = [k for k in QUESTION_KINDS if any(k in accuracy for accuracy in series.values())]
+    width = 0.8 / len(series)
+    for i, (label, accuracy) in enumerate(series.items()):
+        offset = (i - (len(series) - 1) / 2) * width
+        ax.bar([j + offset for j in range(len(kinds))], [accuracy.get(k, 0.0) for k in kinds], width=width,
+               label=label, color=None if colors is None else colors[i])
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls=":")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set(ylabel=ylabel, ylim=(0, 1.05), xlabel="what the question asks for", title=title)
+    if len(series) > 1:
+        ax.legend()
+    return ax
+
+
 @torch.no_grad()
 def generate_responses(model: GPT, prompts: Sequence[Sequence[int]], max_new_tokens: int, stop_id: int,
                        temperature: float = 0.0, generator: torch.Generator | None = None) -> list[list[int]]:
     """Continue many prompts at once; each response stops after `stop_id` (which it keeps) or after
-    max_new_tokens. Prompts of equal length form one batch, which runs with a KV cache (notebook 06): the
-    prompt is processed once, then one token per step. temperature 0 is greedy."""
-    from .generate import forward_cached
-
+    max_new_tokens. Prompts of equal length form one batch for generate.generate, which runs with a KV cache
+    (notebook 06): the prompt is processed once, then one token per step. temperature 0 is greedy."""
     model.eval()
     device = next(model.parameters()).device
     longest = max(len(p) for p in prompts)
@@ -427,15 +447,8 @@ def generate_responses(model: GPT, prompts: Sequence[Sequence[int]], max_new_tok
     out: list[list[int]] = [[] for _ in prompts]
     for length in sorted(groups):
         rows = groups[length]
-        logits, cache = forward_cached(model, torch.tensor([list(prompts[i]) for i in rows], device=device))
-        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
-        for step in range(max_new_tokens):
-            token = sample_next(logits[:, -1], temperature, generator=generator)      # (b, 1)
-            for j, t in enumerate(token[:, 0].tolist()):
-                if not done[j]:
-                    out[rows[j]].append(t)
-            done |= token[:, 0] == stop_id
-            if bool(done.all()) or step == max_new_tokens - 1:
-                break
-            logits, cache = forward_cached(model, token, cache)
+        idx = torch.tensor([list(prompts[i]) for i in rows], device=device)
+        new = generate(model, idx, max_new_tokens, temperature, generator=generator, stop_token=stop_id)
+        for i, tokens in zip(rows, new[:, length:].tolist()):
+            out[i] = tokens[:tokens.index(stop_id) + 1] if stop_id in tokens else tokens
     return out

@@ -69,11 +69,11 @@ from IPython.display import HTML, display
 from course_utils import storyworld
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.finetune import (CHAT_SPECIALS, END_OF_MESSAGE, IGNORE_INDEX, ChatTokenizer, GPTClassifier,
-                                   answer_correct, build_example, build_lm_example, chat_example, collate,
+                                   accuracy_by_kind, answer_correct, build_example, build_lm_example, chat_example, collate,
                                    count_parameters, extend_tokenizer, few_shot_prompt, finetune, format_qa_prompt,
                                    format_qa_response, freeze, generate_responses, hidden_states, lm_loss,
-                                   new_pieces, qa_examples, question_kind, render_chat, resize_token_embeddings,
-                                   role_token, template_pieces, train_only_rows)
+                                   new_pieces, qa_examples, render_chat, resize_token_embeddings,
+                                   plot_accuracy_by_kind, role_token, template_pieces, train_only_rows)
 from course_utils.lora import LoRALinear, apply_lora, merge_lora, trainable_fraction, trainable_parameters
 from course_utils.model import load_storyworld_gpt
 
@@ -447,7 +447,7 @@ check_function("7.2", mask_prompt, [
 sft_train = qa_examples(qa_train, sft_tokenizer)
 sft_val = qa_examples(qa_val, sft_tokenizer)
 PAD = sft_tokenizer.stoi["\n"]
-question_type = [question_kind(qa.question) for s in qa_val for qa in s.qa]  # 'hero', 'colour', ...
+question_type = [qa.kind for s in qa_val for qa in s.qa]  # what each asks for: 'hero', 'colour', ...
 demo = qa_val[1]
 demo_prompts = [sft_tokenizer.encode(format_qa_prompt(demo.text, qa.question)) for qa in demo.qa]
 
@@ -473,13 +473,6 @@ show_answers(extended, "before fine-tuning:")
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-def accuracy_by_type(correct):
-    groups = defaultdict(list)
-    for kind, ok in zip(question_type, correct.tolist()):
-        groups[kind].append(ok)
-    return {kind: sum(v) / len(v) for kind, v in groups.items()}
-
-
 before_correct = answer_correct(extended, sft_val, PAD)
 full_model = copy.deepcopy(extended)
 freeze(full_model, frozen=False)
@@ -516,24 +509,16 @@ show_answers(full_model, "\nafter fine-tuning:")
 train_answers = defaultdict(Counter)
 for s in qa_train:
     for qa in s.qa:
-        train_answers[question_kind(qa.question)][qa.answer] += 1
+        train_answers[qa.kind][qa.answer] += 1
 guess = {kind: answers.most_common(1)[0][0] for kind, answers in train_answers.items()}
 val_answers = [qa.answer for s in qa_val for qa in s.qa]
-guess_acc = {kind: sum(a == guess[kind] for k, a in zip(question_type, val_answers) if k == kind)
-             / question_type.count(kind) for kind in dict.fromkeys(question_type)}
-after_by_type = accuracy_by_type(full_correct)
-kinds = list(dict.fromkeys(question_type))
-fig, ax = plt.subplots(figsize=(8, 3.2))
-ax.bar([i - 0.2 for i in range(len(kinds))], [after_by_type[k] for k in kinds], width=0.4, label="after SFT")
-ax.bar([i + 0.2 for i in range(len(kinds))], [guess_acc[k] for k in kinds], width=0.4, label="best story-blind guess",
-       color="gray")
-ax.set_xticks(range(len(kinds)), kinds)
-ax.set(ylabel="accuracy", ylim=(0, 1.05), xlabel="what the question asks for",
-       title="SFT answer accuracy by question type (held-out stories)")
-ax.legend()
-fig.tight_layout()
+guess_acc = accuracy_by_kind(question_type, [a == guess[k] for k, a in zip(question_type, val_answers)])
+after_by_type = accuracy_by_kind(question_type, full_correct)
+ax = plot_accuracy_by_kind({"after SFT": after_by_type, "best story-blind guess": guess_acc}, colors=["C0", "gray"],
+                           title="SFT answer accuracy by question type (held-out stories)")
+ax.figure.tight_layout()
 plt.show()
-for k in kinds:
+for k in after_by_type:
     print(f"{k:<8} after SFT {after_by_type[k]:6.1%}   story-blind guess {guess[k]!r:<12} {guess_acc[k]:6.1%}")
 details = ["colour", "place", "feeling", "pet", "food"]
 assert min(after_by_type["hero"], after_by_type["friend"]) > 0.9, "who the hero is and whom they met: nearly always"
@@ -840,8 +825,8 @@ def answer_sentence(story, answer):
 
 def one_sentence_questions(stories):
     """(sentence, question, answer, kind) for the colour, friend and feeling questions of each story."""
-    return [(answer_sentence(s, qa.answer), qa.question, qa.answer, question_kind(qa.question))
-            for s in stories for qa in s.qa if question_kind(qa.question) in SHOT_KINDS]
+    return [(answer_sentence(s, qa.answer), qa.question, qa.answer, qa.kind)
+            for s in stories for qa in s.qa if qa.kind in SHOT_KINDS]
 
 
 solved_pool = defaultdict(list)                      # kind -> solved examples from training stories

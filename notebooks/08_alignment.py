@@ -63,10 +63,10 @@ from course_utils import align, storyworld
 from course_utils.align import (kl_penalized_advantages, ppo_step, preference_examples, reward_inputs,
                                 sequence_logprob, token_kl, token_logprobs)
 from course_utils.checks import check, check_function, check_true, summary
-from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, answer_correct, build_lm_example, collate,
-                                   example_from_ids, extend_tokenizer, finetune, format_qa_prompt,
-                                   format_qa_response, freeze, generate_responses, qa_examples, question_kind,
-                                   resize_token_embeddings, template_pieces)
+from course_utils.finetune import (IGNORE_INDEX, GPTClassifier, accuracy_by_kind, answer_correct, build_lm_example,
+                                   collate, example_from_ids, extend_tokenizer, finetune, format_qa_prompt,
+                                   format_qa_response, freeze, generate_responses, plot_accuracy_by_kind,
+                                   qa_examples, resize_token_embeddings, template_pieces)
 from course_utils.model import load_storyworld_gpt
 
 torch.manual_seed(0)
@@ -163,8 +163,8 @@ assert diff < 1e-5
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-kinds = ["hero", "colour", "place", "friend", "feeling", "pet", "food"]   # what each question asks for
-val_kind = [question_kind(p.question) for s in val_stories for p in s.preferences]
+kinds = storyworld.QUESTION_KINDS                   # what each question asks for: hero, colour, place, ...
+val_kind = [p.kind for s in val_stories for p in s.preferences]
 val_qa = qa_examples(val_stories, tok)
 val_prompts = [tok.encode(format_qa_prompt(s.text, q.question)) for s in val_stories for q in s.qa]
 val_answers = [tok.encode(format_qa_response(q.answer)) for s in val_stories for q in s.qa]
@@ -185,12 +185,9 @@ def judge(model, name):
     greedy = answer_correct(model, val_qa, PAD)
     sampled = generate_responses(model, val_prompts, 6, PAD, temperature=1.0, generator=torch.Generator().manual_seed(0))
     x, y = collate([example_from_ids(p, r) for p, r in zip(val_prompts, sampled)], PAD)
-    by_kind = defaultdict(list)
-    for kind, ok in zip(val_kind, greedy.tolist()):
-        by_kind[kind].append(ok)
     return dict(name=name, win=(chosen > rejected).float().mean().item(), greedy=greedy.float().mean().item(),
                 sampled=sum(s == a for s, a in zip(sampled, val_answers)) / len(sampled),
-                kl=token_kl(model, sft, x, y).mean().item(), by_kind={k: sum(v) / len(v) for k, v in by_kind.items()})
+                kl=token_kl(model, sft, x, y).mean().item(), by_kind=accuracy_by_kind(val_kind, greedy))
 
 
 def show(rows):
@@ -307,9 +304,7 @@ assert 0.55 < rm_correct.mean() < 0.75 and rm_correct.mean() > rm_before + 0.03,
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-rm_by_kind = defaultdict(list)
-for kind, ok in zip(val_kind, rm_correct.tolist()):
-    rm_by_kind[kind].append(ok)
+rm_kind_accuracy = accuracy_by_kind(val_kind, rm_correct)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 axes[0].plot(rm_losses, alpha=0.4, label="batch")
 axes[0].plot([sum(rm_losses[max(0, i - 9):i + 1]) / len(rm_losses[max(0, i - 9):i + 1]) for i in range(len(rm_losses))],
@@ -317,23 +312,23 @@ axes[0].plot([sum(rm_losses[max(0, i - 9):i + 1]) / len(rm_losses[max(0, i - 9):
 axes[0].axhline(math.log(2), color="gray", ls=":", label="log 2 (no preference)")
 axes[0].set(xlabel="step", ylabel="Bradley–Terry loss", title="Training the reward model")
 axes[0].legend()
-axes[1].bar(range(len(kinds)), [sum(rm_by_kind[k]) / len(rm_by_kind[k]) for k in kinds])
-axes[1].axhline(0.5, color="gray", ls=":")
-axes[1].set_xticks(range(len(kinds)), kinds)
-axes[1].set(ylim=(0, 1), ylabel="held-out pair accuracy", title="Reward model, by question type")
+plot_accuracy_by_kind({"reward model": rm_kind_accuracy}, axes[1], ylabel="held-out pair accuracy", chance=0.5,
+                      title="Reward model, by question type")
 fig.tight_layout()
 plt.show()
-rm_kind_accuracy = {k: sum(rm_by_kind[k]) / len(rm_by_kind[k]) for k in kinds}
 print("held-out pair accuracy by question type:", "  ".join(f"{k} {a:.0%}" for k, a in rm_kind_accuracy.items()))
-assert rm_kind_accuracy["hero"] > 0.85, "good at one question: who the story is about"
-assert all(rm_kind_accuracy[k] < 0.75 for k in kinds if k != "hero"), "not far from a coin flip on the others"
+typical = sorted(rm_kind_accuracy.values())[len(kinds) // 2]      # the median question type
+assert typical < 0.75, "on most question types not far from a coin flip"
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# The reward model is good at one question (who the story is about) and not far from a coin flip on the others,
-# between about 35% and 70% — even on whom the hero met, which the SFT model answers almost perfectly:
-# *judging* an answer is a different task from writing one, and 80 steps taught it little of it. (About 110
-# pairs per type: ±9 points is noise.) An imperfect judge, like real reward models, which only approximate the
-# people whose preferences they learned. Keep that in mind for PPO.
+# About 60% overall, and on most question types between about 40% and 75%: not far from a coin flip, on
+# questions the SFT model answers almost perfectly (the hero, whom the hero met) as on those it cannot answer.
+# One or two types may come out much better, but *which* ones changes from run to run: another seed, or merely
+# another CPU's float rounding in these 80 small steps, moves the best type around (who the story is about near
+# 90% in one run, whom the hero met in another, neither in a third). *Judging* an answer is a different task
+# from writing one, and 80 steps taught it little of it. (About 110 pairs per type: ±9 points is noise.) An
+# imperfect judge, and an unstable one, like real reward models, which only approximate the people whose
+# preferences they learned. Keep that in mind for PPO.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.2 — Bradley–Terry probabilities
@@ -751,15 +746,15 @@ ppo_scores = judge(ppo_policy, "PPO")
 print(f"PPO: 30 iterations in {ppo_time:.1f}s")
 show([sft_scores, dpo_scores, ppo_scores])
 assert ppo_scores["sampled"] < sft_scores["sampled"] - 0.02, "PPO's sampled answers got worse than SFT's"
-assert ppo_scores["greedy"] < sft_scores["greedy"] + 0.02, "and its greedy answers no better"
+assert ppo_scores["greedy"] < sft_scores["greedy"] + 0.07, "and its greedy answers at most a few points better"
 assert ppo_scores["kl"] > 0.5, "while it moved well away from the reference"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # PPO's objective, the reward model's score, is noisy on 16 samples an iteration and shows no clear trend in 30
-# iterations (the chart below). What did change: the policy moved away from the reference, and the truth got
-# worse — sampled answers are less often right than the SFT model's, greedy ones no better. Is the trouble PPO or its judge? storyworld
-# can answer what no real lab can: rerun PPO, same settings, with a **perfect reward** — 1 for a true answer,
-# 0 otherwise.
+# iterations (the chart below). What did change: the policy moved away from the reference, and its sampled
+# answers are less often right than the SFT model's. Its greedy answers are at most a few points better, and in
+# some runs ten points worse. Is the trouble PPO or its judge? storyworld can answer what no real lab can: rerun
+# PPO, same settings, with a **perfect reward** — 1 for a true answer, 0 otherwise.
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
@@ -773,9 +768,8 @@ oracle_time = time.perf_counter() - start
 freeze(oracle_policy)
 oracle_scores = judge(oracle_policy, "PPO (perfect)")
 show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
-assert oracle_scores["greedy"] > ppo_scores["greedy"] + 0.01, "with a perfect judge PPO answers better, greedy..."
-assert oracle_scores["sampled"] > ppo_scores["sampled"], "... and sampled"
-assert oracle_scores["kl"] < ppo_scores["kl"], "and stays closer to the reference"
+assert oracle_scores["greedy"] > max(sft_scores["greedy"], ppo_scores["greedy"]), \
+    "with a perfect judge PPO's greedy answers beat the SFT model's and those of PPO with the learned judge"
 
 # %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
@@ -820,13 +814,9 @@ print("\nmodels in memory while training: DPO 2 (policy, reference); PPO 3 (poli
 # NBVAL_IGNORE_OUTPUT
 show([sft_scores, dpo_scores, ppo_scores, oracle_scores])
 fig, ax = plt.subplots(figsize=(10, 3.2))
-for i, scores in enumerate((sft_scores, dpo_scores, ppo_scores, oracle_scores)):
-    ax.bar([k + (i - 1.5) * 0.2 for k in range(len(kinds))], [scores["by_kind"][k] for k in kinds], width=0.2,
-           label=scores["name"])
-ax.set_xticks(range(len(kinds)), kinds)
-ax.set(ylabel="greedy answer accuracy", ylim=(0, 1.05), xlabel="what the question asks for",
-       title="Held-out answer accuracy by question type")
-ax.legend()
+policies = (sft_scores, dpo_scores, ppo_scores, oracle_scores)
+plot_accuracy_by_kind({scores["name"]: scores["by_kind"] for scores in policies}, ax, ylabel="greedy answer accuracy",
+                      title="Held-out answer accuracy by question type")
 fig.tight_layout()
 plt.show()
 print(f"{'greedy accuracy':<16}" + "".join(f"{k:>9}" for k in kinds))
@@ -834,32 +824,38 @@ for scores in (sft_scores, dpo_scores, ppo_scores, oracle_scores):
     print(f"{scores['name']:<16}" + "".join(f"{scores['by_kind'][k]:>9.0%}" for k in kinds))
 aligned = (dpo_scores, ppo_scores, oracle_scores)
 assert all(abs(r["win"] - sft_scores["win"]) < 0.04 for r in aligned), "every win-rate within a few points of SFT's"
-assert all(abs(r["greedy"] - sft_scores["greedy"]) < 0.07 for r in aligned), "greedy accuracy moved a few points at most"
+assert all(r["greedy"] < sft_scores["greedy"] + 0.07 for r in aligned), "no policy answers more than a few points better"
+assert all(abs(r["greedy"] - sft_scores["greedy"]) < 0.07 for r in (dpo_scores, oracle_scores)), \
+    "DPO and PPO with a perfect reward moved greedy accuracy a few points at most"
 assert all(r["by_kind"][k] < 0.35 for r in (sft_scores, *aligned) for k in ("colour", "place", "food")), \
     "the details stay weak for every policy"
-assert ppo_scores["kl"] > max(dpo_scores["kl"], oracle_scores["kl"]), "PPO with the learned reward moved furthest"
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # What this toy run shows, and what it does not:
 #
 # - **No method taught the model to read the story.** Every policy's win-rate is within a couple of points of
-#   the SFT model's, and greedy accuracy moved by a few points at most; the questions about a detail mentioned
-#   once (the colour, the place, the food) stay weak for all of them. A few dozen preference steps reshape the
+#   the SFT model's, and no policy answers greedily more than a few points better; the questions about a detail
+#   mentioned once (the colour, the place, the food) stay weak for all of them. A few dozen preference steps reshape the
 #   preferences among outputs the model can already produce; they do not teach it to copy a detail out of the
 #   story.
 # - **DPO** is supervised learning on fixed pairs: two models, no sampling, one loss, and the cheapest here. It
 #   moved greedy answers a little (mostly the feeling and the pet) and made sampled answers a few points worse.
 # - **PPO optimizes the reward model, not the truth.** With our roughly 60%-accurate reward model it moved
-#   furthest from the reference, and its sampled answers became less often true than the SFT model's: reward
-#   hacking, in small. With a perfect reward the *same* algorithm answered better, greedy and sampled, and
-#   stayed closer to the reference. The trouble was the judge, not PPO. PPO also costs more: a reward model to
+#   away from the reference, and its sampled answers became less often true than the SFT model's: reward
+#   hacking, in small. How much worse depends on where this run's reward model is blind: in some runs its
+#   greedy answers stay within a few points of SFT's, in others they lose ten points or more, on the question
+#   types the judge gets wrong. With a perfect reward the *same* algorithm's greedy answers beat the SFT model's
+#   and those of PPO against the learned reward, by a few points: the trouble was mostly the judge. Its sampled
+#   answers did not improve, though, and how far it moved from the reference changes from run to run: 30
+#   iterations of 16 samples is a noisy signal even when the reward is exact. PPO also costs more: a reward model to
 #   train first, sampling, three models in memory (four with a value network) and more hyperparameters. At
 #   scale, with a good reward model, its on-policy sampling is also its strength: it learns from the policy's
 #   own answers.
 # - **Small numbers.** 120 held-out stories give 761 questions, about 110 per type: differences of two or
-#   three points overall, or ten within a type, are noise. Other seeds move every number here by a few points
-#   (we ran three for PPO, two for DPO); the statements above held for each, and the assertions in the cells
-#   check them on every run.
+#   three points overall, or ten within a type, are noise. Other seeds, and other CPUs' rounding, move most
+#   numbers here by a few points, and those of the reward model and of PPO against it by more; the statements
+#   above held in every run we made (three seeds for the reward model, two CPU code paths for everything), and
+#   the assertions in the cells check them on every run.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
@@ -868,7 +864,8 @@ assert ppo_scores["kl"] > max(dpo_scores["kl"], oracle_scores["kl"]), "PPO with 
 #   wrote demonstrations for SFT and ranked $K$ answers for the reward model, $K(K-1)/2$ pairs per ranking.
 #   ChatGPT was trained with PPO; Zephyr and NeuralChat with DPO.
 # - Bradley–Terry: $P(y_w \succ y_l) = \sigma(r_w - r_l)$; only reward differences matter. Our reward model
-#   judged one question type well and most others near chance.
+#   was about 60% right, near chance on most question types, and which types it judged well changed with the
+#   seed and the CPU.
 # - A response's log-probability is the sum over its tokens; DPO's implicit reward is
 #   $\beta \log \pi/\pi_\text{ref}$, and its loss is Bradley–Terry on implicit rewards.
 # - PPO: rollout, score, KL penalty, advantage, clipped surrogate $\min(\rho A, \text{clip}(\rho)A)$. You wrote

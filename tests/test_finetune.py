@@ -13,7 +13,8 @@ from course_utils.finetune import (CHAT_SPECIALS, END_OF_MESSAGE, IGNORE_INDEX, 
                                    count_parameters, example_from_ids, extend_tokenizer, finetune,
                                    format_qa_prompt, format_qa_response, freeze, generate_responses,
                                    hidden_states, lm_loss, new_pieces, qa_examples, resize_token_embeddings,
-                                   answer_accuracy, answer_correct, question_kind, template_pieces,
+                                   accuracy_by_kind, answer_accuracy, answer_correct, plot_accuracy_by_kind,
+                                   template_pieces,
                                    train_only_rows)
 from course_utils.model import GPT, GPTConfig
 from course_utils.tokenizers import WordTokenizer
@@ -193,12 +194,28 @@ def test_example_from_ids_needs_both_parts():
         example_from_ids([], [1])
 
 
-def test_question_kinds_cover_every_storyworld_question():
-    kinds = [question_kind(qa.question) for s in storyworld.StoryWorld(seed=0).generate(40) for qa in s.qa]
-    assert set(kinds) == {"hero", "colour", "place", "friend", "feeling", "pet", "food"}
-    assert question_kind("Who did Sue meet?") == "friend" and question_kind("Did Tom have a pet?") == "pet"
-    with pytest.raises(ValueError):
-        question_kind("Why?")
+def test_accuracy_by_kind_groups_answers_by_their_storyworld_kind():
+    qas = [qa for s in storyworld.StoryWorld(seed=0).generate(40) for qa in s.qa]
+    kinds = [qa.kind for qa in qas]
+    right = [qa.answer.startswith("the ") for qa in qas]          # only the place answers start with "the"
+    by_kind = accuracy_by_kind(kinds, torch.tensor(right))
+    assert list(by_kind) == list(storyworld.QUESTION_KINDS)     # storyworld's order, every kind present
+    assert by_kind["place"] == 1.0 and all(v == 0.0 for k, v in by_kind.items() if k != "place")
+    assert accuracy_by_kind(["pet", "hero", "pet"], [1, 0, 0]) == {"hero": 0.0, "pet": 0.5}
+    with pytest.raises(ValueError, match="one kind per answer"):
+        accuracy_by_kind(["hero"], [True, False])
+    with pytest.raises(ValueError, match="unknown question kinds"):
+        accuracy_by_kind(["why"], [True])
+
+
+def test_plot_accuracy_by_kind_draws_one_bar_per_series_and_kind():
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = plot_accuracy_by_kind({"a": {"hero": 1.0, "pet": 0.5}, "b": {"hero": 0.25}}, chance=0.5, title="t")
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == [1.0, 0.5, 0.25, 0.0] and [t.get_text() for t in ax.get_xticklabels()] == ["hero", "pet"]
+    with pytest.raises(ValueError, match="series is empty"):
+        plot_accuracy_by_kind({})
 
 
 # -- few-shot prompts and the chat format ------------------------------------------------------------
