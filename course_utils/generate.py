@@ -273,7 +273,7 @@ class KVCache:
                 self._buffers[layer] = buffer
         buffer = self._buffers[layer]
         buffer[:, :, :, self.length:needed] = kv
-        return buffer[0, :, :, :needed], buffer[1, :, :, :needed]
+        return buffer[:, :, :, :needed].unbind(0)
 
 
 # --------------------------------------------------------------------------------------------------

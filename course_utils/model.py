@@ -279,7 +279,8 @@ class GPT(nn.Module):
                 raise ValueError(f"token IDs must be in [0, {self.config.vocab_size}), "
                                  f"got min {low} and max {high}")
         tr = self.transformer
-        x = tr.drop(tr.wte(idx) + tr.wpe.weight[past:past + T])                # (B, T, C): positions past, past+1..
+        x = tr.wte(idx) + tr.wpe.weight[past:past + T]           # (B, T, C): positions past, past+1, ..
+        x = tr.drop(x) if self.training else x
         for layer, block in enumerate(tr.h):
             x = block(x, cache, layer)
         if cache is not None:
