@@ -27,13 +27,14 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Objectives
 # By the end of this notebook you can:
-# 1. write LayerNorm from scratch, prove it equals PyTorch's, say how it differs from BatchNorm, and give the
+# 1. write LayerNorm from scratch, check it against PyTorch's, say how it differs from BatchNorm, and give the
 #    two accounts of why normalization helps (internal covariate shift, a smoother loss landscape);
 # 2. show with measurements why residual connections keep gradients alive in deep networks;
-# 3. build the position-wise feed-forward network and compare GELU with ReLU;
-# 4. assemble pre-norm and post-norm blocks, and measure their gradients and their stability with and
-#    without a learning-rate warmup;
-# 5. count GPT-2's 124,439,808 parameters by formula and by code, and load GPT-2 weights into the course GPT;
+# 3. write the position-wise feed-forward network and compare GELU with ReLU;
+# 4. write the block's forward pass, pre-norm and post-norm, and measure their gradients and their stability
+#    with and without a learning-rate warmup;
+# 5. write the GPT around your blocks (embeddings, final norm, tied head, loss), train it, count GPT-2's
+#    124,439,808 parameters by formula and by code, and load trained and GPT-2 weights into your GPT;
 # 6. tell encoder-only, decoder-only and encoder-decoder models apart by their masks and training objectives;
 # 7. build cross-attention, prove it equals `nn.MultiheadAttention`, and train a small encoder-decoder against
 #    a decoder-only model of the same size on a storyworld task;
@@ -63,11 +64,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.patches import FancyBboxPatch
 
+from course_utils import model as course_model
 from course_utils import storyworld
 from course_utils.attention import MultiHeadAttention, copy_from_torch_multihead
 from course_utils.checks import check, check_function, check_true, summary
-from course_utils.model import (GPT, MLP, Block, CausalSelfAttention, GPTConfig, LayerNorm, gpt2_config,
-                                load_gpt2_weights)
+from course_utils.download import download
+from course_utils.generate import generate
+from course_utils.model import CausalSelfAttention, GPTConfig, gpt2_config, load_gpt2_weights
 from course_utils.tokenizers import WordTokenizer
 from course_utils.train import TrainConfig, get_batch, train
 
@@ -87,28 +90,100 @@ plt.rcParams["figure.dpi"] = 80
 #
 # where $C$ is the vector's length (d_model) and $\epsilon$ (`layer_norm_eps`) avoids dividing by zero.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.1 — LayerNorm
+# Write `forward` of the `LayerNorm` module below: the formula above, over the last dimension, with the
+# learned scale `self.weight` ($\gamma$), the shift `self.bias` ($\beta$, `None` in a model built without
+# biases) and `self.eps` ($\epsilon$). Means, a variance and a square root: no normalization function from
+# torch. The parameters have GPT-2's names, so GPT-2's weights will load into the blocks you build from it.
+# The check gives yours and the course's (`course_utils.model.LayerNorm`, which calls PyTorch's
+# `F.layer_norm`) the same random $\gamma$ and $\beta$, on five cases named by what they test. When it passes,
+# every LayerNorm in the rest of this notebook is yours.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Each token's vector is normalized on its own, by its own mean and variance over its $C$
+#    features; then each feature gets its own scale and shift.
+# 2. **The approach.** The mean and the variance over `dim=-1` with `keepdim=True`, so that they broadcast
+#    back over the features. The variance divides by $C$ (the population variance), not by $C - 1$; $\epsilon$
+#    goes under the square root. Multiply by `self.weight`; add `self.bias` only when there is one.
+# 3. **A skeleton.**
+#    ```python
+#    mean = x.mean(dim=___, keepdim=True)
+#    var = x.var(dim=-1, keepdim=True, unbiased=___)
+#    y = (x - mean) / torch.sqrt(___) * self.weight
+#    return y if self.bias is None else ___
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+class LayerNorm(nn.Module):
+    """y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over the last dimension."""
+
+    def __init__(self, n_features, bias=True, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_features))                        # γ
+        self.bias = nn.Parameter(torch.zeros(n_features)) if bias else None        # β
+
+    def forward(self, x):
+        # BEGIN SOLUTION
+        mean = x.mean(dim=-1, keepdim=True)                  # (..., 1): one mean per token
+        var = x.var(dim=-1, keepdim=True, unbiased=False)    # population variance, as in the formula
+        y = (x - mean) / torch.sqrt(var + self.eps) * self.weight
+        return y if self.bias is None else y + self.bias
+        # END SOLUTION
+
+
 # %% slideshow={"slide_type": "-"}
-def layer_norm(x, weight, bias, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)                  # (..., 1): one mean per token
-    var = x.var(dim=-1, keepdim=True, unbiased=False)    # population variance, as in the formula
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+def with_course_weights(your_class, course_class, *args, seed=0):
+    """Your module, your_class(*args), holding the weights of the course's course_class(*args) drawn at random
+    (seeded): the checks of Exercises 4.1 to 4.4 run it against the course's module with these weights. Random,
+    because at initialization many weights are exactly 0 or 1, which would hide a missing piece. None while
+    your module has no parameters (not written yet)."""
+    torch.manual_seed(seed)
+    course = course_class(*args)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in course.named_parameters():
+            if p.dim() == 1 and name.endswith("weight"):       # a LayerNorm's gain: about 1
+                p.copy_(torch.rand(p.shape, generator=generator) + 0.5)
+            else:                                               # each layer's outputs stay of size about 1
+                p.copy_(torch.randn(p.shape, generator=generator) / math.sqrt(p.size(-1)))
+    yours = your_class(*args)
+    if not list(yours.parameters()):
+        return None
+    names, course_names = sorted(yours.state_dict()), sorted(course.state_dict())
+    if names != course_names:
+        raise ValueError(f"its parameters are named {names}; GPT-2's names, as the course uses them, are "
+                         f"{course_names}")
+    yours.load_state_dict(course.state_dict())                 # and every shape must match
+    return yours.eval()
 
 
-x = torch.randn(2, 5, 8) * 4 + 3                         # (B, T, C): 2 sequences, 5 tokens, 8 features
-reference = nn.LayerNorm(8)
-with torch.no_grad():
-    reference.weight.uniform_(0.5, 1.5)
-    reference.bias.uniform_(-0.5, 0.5)
-ours = layer_norm(x, reference.weight, reference.bias)
-diff = (ours - reference(x)).abs().max().item()
-print(f"max |ours − nn.LayerNorm| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
-assert diff < 1e-5
+# %% slideshow={"slide_type": "-"}
+torch.manual_seed(41)
+layer_norm_cases = {  # what each case tests: (input, bias?, eps)
+    "a batch: 2 sequences of 5 tokens": (torch.randn(2, 5, 8) * 4 + 3, True, 1e-5),
+    "a single vector of 16 features": (torch.randn(16) - 2, True, 1e-5),
+    "no bias (bias=False)": (torch.randn(3, 6) * 2, False, 1e-5),
+    "eps 0.1, features of variance 0.04": (torch.randn(2, 3, 12) * 0.2, True, 0.1),
+    "a token whose features are all equal": (torch.full((1, 4), 7.0), True, 1e-5),
+}
 
-course = LayerNorm(8)
-course.load_state_dict(reference.state_dict())
-diff_course = (course(x) - reference(x)).abs().max().item()
-print(f"max |course_utils LayerNorm − nn.LayerNorm| = {diff_course:.1e}", "✓" if diff_course < 1e-5 else "✗")
-assert diff_course < 1e-5
+
+def layer_norm_output(layer_norm_class, case):
+    x, bias, eps = layer_norm_cases[case]
+    module = with_course_weights(layer_norm_class, course_model.LayerNorm, x.size(-1), bias, eps)
+    return None if module is None else module(x)
+
+
+if not check_function("4.1", lambda case: layer_norm_output(LayerNorm, case),
+                      [((case,), layer_norm_output(course_model.LayerNorm, case)) for case in layer_norm_cases],
+                      hint="each case is named by what it tests. The variance divides by C (unbiased=False), ε "
+                           "goes inside the square root, and without a bias there is nothing to add."):
+    print("Using the course's LayerNorm, course_utils.model.LayerNorm, from here on.")
+    LayerNorm = course_model.LayerNorm
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### LayerNorm vs BatchNorm: which numbers are averaged together
@@ -162,31 +237,6 @@ plt.show()
 # larger learning rates work. Dividing by an $\ell_p$ norm instead, which does not fix the mean and variance,
 # smoothed the landscape too and trained about as well. Both papers study BatchNorm; why LayerNorm helps a
 # transformer is less settled, and section 4 shows that *where* the norm sits matters a great deal.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 4.1 — LayerNorm without weights
-# Write `normalize(x)` that returns LayerNorm's output with $\gamma = 1$, $\beta = 0$ and $\epsilon = 10^{-5}$,
-# over the last dimension, without calling any normalization function from torch.
-#
-# <details><summary>💡 Hint</summary>
-#
-# Subtract `x.mean(-1, keepdim=True)` and divide by `torch.sqrt(var + 1e-5)`, where `var` is
-# `x.var(-1, keepdim=True, unbiased=False)`.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def normalize(x):
-    # BEGIN SOLUTION
-    mean = x.mean(-1, keepdim=True)
-    var = x.var(-1, keepdim=True, unbiased=False)
-    return (x - mean) / torch.sqrt(var + 1e-5)
-    # END SOLUTION
-
-
-# %% slideshow={"slide_type": "-"}
-cases = [((t,), F.layer_norm(t, t.shape[-1:])) for t in (torch.randn(3, 4), torch.randn(2, 3, 16) * 7 + 1)]
-check_function("4.1", normalize, cases,
-               hint="unbiased=False: LayerNorm divides by C, not C − 1.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Residual (shortcut) connections
@@ -250,6 +300,78 @@ ax.set(title="Activation functions", xlabel="x")
 ax.legend()
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.2 — the feed-forward network
+# Write the `MLP` module. In `__init__`: `self.c_fc`, a linear layer from `config.n_embd` to `config.d_ff`
+# features; `self.act`, GPT-2's GELU (the tanh approximation); `self.c_proj`, a linear layer back to
+# `config.n_embd`; and `self.dropout`, dropout with probability `config.dropout`. Both linear layers have
+# biases when `config.bias` is True. In `forward`, the four one after the other. The names are GPT-2's: the
+# check copies the course's weights (`course_utils.model.MLP`, random) into yours by name, so it tells you when
+# a name or a shape differs, and compares the outputs on five cases.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Expand, bend, contract, for each token on its own. A linear layer acts on the last
+#    dimension, so a `(B, T, C)` input needs no reshaping.
+# 2. **The approach.** Two `nn.Linear(in_features, out_features, bias=config.bias)`, one
+#    `nn.GELU(approximate="tanh")` and one `nn.Dropout(config.dropout)`. The hidden size is `config.d_ff`,
+#    which is $4\,C$ unless the configuration says otherwise. `forward` applies c_fc, act, c_proj, dropout.
+# 3. **A skeleton.**
+#    ```python
+#    self.c_fc = nn.Linear(config.n_embd, ___, bias=config.bias)
+#    self.act = nn.GELU(approximate=___)
+#    self.c_proj = nn.Linear(___, ___, bias=config.bias)
+#    self.dropout = nn.Dropout(___)
+#    ...
+#    return self.dropout(self.c_proj(___))
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+class MLP(nn.Module):
+    """The position-wise feed-forward network: expand to d_ff, GELU, contract back to n_embd."""
+
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.c_fc = nn.Linear(config.n_embd, config.d_ff, bias=config.bias)      # expand
+        self.act = nn.GELU(approximate="tanh")                                   # GPT-2's GELU
+        self.c_proj = nn.Linear(config.d_ff, config.n_embd, bias=config.bias)    # contract
+        self.dropout = nn.Dropout(config.dropout)
+        # END SOLUTION
+
+    def forward(self, x):
+        # BEGIN SOLUTION
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+        # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+small_width = GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8)   # C = 8, d_ff = 32
+torch.manual_seed(42)
+mlp_cases = {  # what each case tests: (config, input)
+    "a batch: 2 sequences of 5 tokens": (small_width, torch.randn(2, 5, 8)),
+    "a single token": (small_width, torch.randn(1, 1, 8)),
+    "inputs of std 3: the GELUs differ": (small_width, torch.randn(4, 8) * 3),
+    "d_ff 20, not 4 × n_embd": (replace(small_width, d_ff=20), torch.randn(2, 3, 8)),
+    "no biases (bias=False)": (replace(small_width, bias=False), torch.randn(2, 3, 8)),
+}
+
+
+def mlp_output(mlp_class, case):
+    config, x = mlp_cases[case]
+    module = with_course_weights(mlp_class, course_model.MLP, config)
+    return None if module is None else module(x)
+
+
+if not check_function("4.2", lambda case: mlp_output(MLP, case),
+                      [((case,), mlp_output(course_model.MLP, case)) for case in mlp_cases],
+                      hint="each case is named by what it tests. GPT-2's GELU is the tanh approximation; the "
+                           "hidden size is config.d_ff; bias=config.bias in both linear layers.", rtol=1e-5):
+    print("Using the course's MLP, course_utils.model.MLP, from here on.")
+    MLP = course_model.MLP
+
+# %% slideshow={"slide_type": "-"}
 config = GPTConfig(vocab_size=100, block_size=16, n_layer=2, n_head=4, n_embd=64)
 ffn = MLP(config)
 tokens = torch.randn(2, 16, 64)                                       # (B, T, C)
@@ -268,8 +390,87 @@ print(f"FFN parameters: {sum(p.numel() for p in ffn.parameters()):,} = 8·C² + 
 # | **pre-norm** | $x \leftarrow x + f(\text{LN}(x))$ | GPT-2 and most LLMs since |
 #
 # In pre-norm the residual path from the loss to every layer is a clean sum, so gradients reach all layers with
-# similar size. In post-norm every path goes through a LayerNorm per layer. Measure it at initialization,
-# on a 16-block model:
+# similar size. In post-norm every path goes through a LayerNorm per layer.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.3 — the block's forward pass
+# `Block` below holds its four sublayers under GPT-2's names: `ln_1`, `attn` (notebook 03's causal
+# self-attention, `course_utils.model.CausalSelfAttention`), `ln_2` and `mlp`, built from your LayerNorm and
+# your MLP. Write `forward(x)` for both rows of the table: pre-norm when `self.prenorm` is True (GPT-2),
+# post-norm when it is False (2017); attention first, then the FFN, each with its residual connection. `x`
+# and the result are `(B, T, C)`. The check compares yours with `course_utils.model.Block`, with the same
+# random weights, on four cases.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** The residual stream $x$ is a running sum: each sublayer reads it and adds what it computed.
+#    Pre-norm normalizes what the sublayer reads; post-norm normalizes the sum after the addition.
+# 2. **The approach.** Two lines for each variant, one per sublayer, the second reading the first's result.
+#    Each sublayer has its own LayerNorm: `ln_1` goes with `attn`, `ln_2` with `mlp`. In pre-norm the stream
+#    itself is never normalized inside the block.
+# 3. **A skeleton.**
+#    ```python
+#    if self.prenorm:
+#        x = x + self.attn(___)
+#        x = ___ + self.mlp(___)
+#    else:
+#        x = self.ln_1(___)
+#        x = ___
+#    return x
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+class Block(nn.Module):
+    """Causal self-attention, then the FFN, each with a LayerNorm and a residual connection."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.prenorm = config.prenorm
+        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps)
+        self.mlp = MLP(config)
+
+    def forward(self, x):
+        # BEGIN SOLUTION
+        if self.prenorm:
+            x = x + self.attn(self.ln_1(x))   # tokens share information
+            x = x + self.mlp(self.ln_2(x))    # each token refines its own
+        else:
+            x = self.ln_1(x + self.attn(x))
+            x = self.ln_2(x + self.mlp(x))
+        return x
+        # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+torch.manual_seed(43)
+block_cases = {  # what each case tests: (config, input)
+    "pre-norm, 2 sequences of 5 tokens": (small_width, torch.randn(2, 5, 8) * 2 + 1),
+    "pre-norm, one sequence of one token": (small_width, torch.randn(1, 1, 8)),
+    "pre-norm, no biases, eps 0.01": (replace(small_width, bias=False, layer_norm_eps=1e-2), torch.randn(1, 7, 8)),
+    "post-norm, 2 sequences of 5 tokens": (replace(small_width, prenorm=False), torch.randn(2, 5, 8) * 2 + 1),
+}
+
+
+def block_output(block_class, case):
+    config, x = block_cases[case]
+    module = with_course_weights(block_class, course_model.Block, config)
+    return None if module is None else module(x)
+
+
+if not check_function("4.3", lambda case: block_output(Block, case),
+                      [((case,), block_output(course_model.Block, case)) for case in block_cases],
+                      hint="each case is named by what it tests. Pre-norm: x + sublayer(LN(x)), twice, the FFN "
+                           "reading the stream after the attention's addition; post-norm: LN(x + sublayer(x))."):
+    print("Using the course's Block, course_utils.model.Block, from here on.")
+    Block = course_model.Block
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Now measure the gradients at initialization, on a 16-block model. These measurements and the training runs
+# below use the course's GPT, `course_utils.model.GPT`: the same blocks as yours, with PyTorch's fused
+# LayerNorm, which trains these 16-block models faster. Section 5 builds the GPT around your blocks.
 
 # %% slideshow={"slide_type": "-"}
 train_corpus = storyworld.load_split("train", 1500)
@@ -294,7 +495,7 @@ xb, yb = get_batch(train_ids, 8, 32, torch.Generator().manual_seed(0))
 deep_models, block_grads = {}, {}
 for prenorm in (True, False):
     torch.manual_seed(0)
-    deep_models[prenorm] = GPT(deep_config(prenorm))
+    deep_models[prenorm] = course_model.GPT(deep_config(prenorm))
     deep_models[prenorm](xb, yb)[1].backward()
     block_grads[prenorm] = block_gradient_norms(deep_models[prenorm])
 
@@ -343,7 +544,7 @@ print(f"gradient of the attention output bias, block 1 / block 2 = {bias_ratio:.
 print(f"post-norm blocks 2–16: largest / smallest block gradient = {max(block_grads[False][1:]) / min(block_grads[False][1:]):.2f}")
 
 torch.manual_seed(0)
-scaled = GPT(deep_config(prenorm=False))
+scaled = course_model.GPT(deep_config(prenorm=False))
 scaled.transformer.drop.register_forward_hook(lambda module, inputs, output: output * 35)  # the embedding sum × 35
 scaled(xb, yb)[1].backward()
 g = block_gradient_norms(scaled)
@@ -385,7 +586,7 @@ for name, (lr, prenorm, warmup, scale_embeddings) in arms.items():
     final[name], runs = [], []
     for seed in SEEDS:
         torch.manual_seed(seed)
-        model = GPT(deep_config(prenorm))
+        model = course_model.GPT(deep_config(prenorm))
         if scale_embeddings:
             model.transformer.drop.register_forward_hook(lambda module, inputs, output: output * 35)
         result = train(model, train_ids, val_ids,
@@ -489,6 +690,187 @@ for name, value, meaning in gpt2_small.hyperparameter_table():
 # default); GPT-2 small's configuration here, like the course's storyworld models, uses $p = 0$, as the table
 # prints.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.4 — the GPT's forward pass
+# `GPT.__init__` below builds the model of the diagram from your blocks, under GPT-2's names: `transformer.wte`
+# (token embeddings, $|V| \times C$), `transformer.wpe` (position embeddings, `block_size` $\times C$),
+# `transformer.drop`, the blocks `transformer.h`, the final `transformer.ln_f`, and `lm_head`, tied to `wte`.
+# It initializes them as GPT-2 does. Write `forward(idx, targets=None)`:
+#
+# - `idx` is `(B, T)` token IDs; the token at position $t$ gets `wte[idx[:, t]] + wpe[t]`, then dropout;
+# - then every block in turn, the final LayerNorm and the LM head: logits `(B, T, vocab_size)`;
+# - return `(logits, None)` without targets; with `targets` `(B, T)` return `(logits, loss)`, where `loss` is
+#   the mean cross-entropy of `targets[:, t]` under `logits[:, t]`, skipping the positions whose target is
+#   `-100`. The targets are already the next tokens (`get_batch` shifted them): do not shift again.
+#
+# The check gives yours and the course's GPT the same random weights and compares logits and loss on six
+# cases. When it passes, the rest of the notebook trains, counts and loads *your* GPT.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Tokens in, one vector per token through the residual stream, scores over the vocabulary
+#    out. Position is the only thing that tells the model where a token stands: attention on its own does not
+#    know the order.
+# 2. **The approach.** The positions are `torch.arange(T)` (on `idx.device`), looked up in `wpe`; their `(T, C)`
+#    broadcasts over the batch. Loop over `self.transformer.h`. For the loss flatten to `(B·T, V)` and `(B·T,)`
+#    and call `F.cross_entropy(..., ignore_index=-100)`.
+# 3. **A skeleton.**
+#    ```python
+#    B, T = idx.shape
+#    tr = self.transformer
+#    x = tr.drop(tr.wte(___) + tr.wpe(___))                 # (B, T, C)
+#    for block in tr.h:
+#        x = ___
+#    logits = self.lm_head(___)                             # (B, T, vocab_size)
+#    if targets is None:
+#        return logits, None
+#    return logits, F.cross_entropy(logits.view(-1, ___), targets.view(-1), ignore_index=___)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+class GPT(nn.Module):
+    """Token + position embeddings -> your blocks -> final LayerNorm -> the tied LM head."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),    # token embeddings (V, C)
+            wpe=nn.Embedding(config.block_size, config.n_embd),    # position embeddings (block_size, C)
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=LayerNorm(config.n_embd, bias=config.bias, eps=config.layer_norm_eps),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight          # weight tying: one matrix, two uses
+        self.apply(course_model.GPT._init_weights)                 # GPT-2's initialization: N(0, 0.02), zero biases
+        for name, p in self.named_parameters():                    # and smaller for what writes into the stream
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def num_parameters(self):
+        return sum(p.numel() for p in self.parameters())          # the tied matrix counts once
+
+    def forward(self, idx, targets=None):
+        # BEGIN SOLUTION
+        B, T = idx.shape
+        tr = self.transformer
+        positions = torch.arange(T, device=idx.device)             # (T,)
+        x = tr.drop(tr.wte(idx) + tr.wpe(positions))               # (B, T, C): (T, C) broadcasts over the batch
+        for block in tr.h:
+            x = block(x)
+        logits = self.lm_head(tr.ln_f(x))                          # (B, T, vocab_size)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-100)
+        return logits, loss
+        # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+tiny_gpt = GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=8)
+torch.manual_seed(44)
+skip_three = torch.randint(16, (2, 6))
+skip_three[:, :3] = -100
+gpt_cases = {  # what each case tests: (config, idx, targets)
+    "no targets: (logits, None)": (tiny_gpt, torch.randint(16, (2, 6)), None),
+    "with targets: (logits, loss)": (tiny_gpt, torch.randint(16, (2, 6)), torch.randint(16, (2, 6))),
+    "targets -100 at 3 positions": (tiny_gpt, torch.randint(16, (2, 6)), skip_three),
+    "one sequence of one token": (tiny_gpt, torch.randint(16, (1, 1)), torch.randint(16, (1, 1))),
+    "a full block_size of 8 tokens": (tiny_gpt, torch.randint(16, (3, 8)), torch.randint(16, (3, 8))),
+    "3 blocks without biases": (replace(tiny_gpt, n_layer=3, bias=False), torch.randint(16, (2, 5)),
+                                torch.randint(16, (2, 5))),
+}
+
+
+def gpt_output(gpt_class, case):
+    config, idx, targets = gpt_cases[case]
+    model = with_course_weights(gpt_class, course_model.GPT, config)
+    return None if model is None else model(idx, targets)
+
+
+if not check_function("4.4", lambda case: gpt_output(GPT, case),
+                      [((case,), gpt_output(course_model.GPT, case)) for case in gpt_cases],
+                      hint="each case is named by what it tests. Positions are arange(T), not the token IDs; "
+                           "the final LayerNorm comes before the head; the targets are already shifted."):
+    print("Using the course's GPT, course_utils.model.GPT, from here on.")
+    GPT = course_model.GPT
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Train your GPT
+# Your GPT is a complete language model: `course_utils.train.train` (notebook 05 writes it) trains it on the
+# storyworld words of section 4. Two blocks of width 48, 300 steps. Beside it the course's GPT trains from the
+# same seed, on the same batches: both start from the same weights, because `__init__` creates the same
+# modules in the same order, so the two curves should lie on top of each other, apart from rounding.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+small_config = GPTConfig(vocab_size=word_tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=48)
+small_run = TrainConfig(max_steps=300, batch_size=16, warmup_steps=30, eval_interval=100)
+runs = {}
+for name, gpt_class in (("your GPT", GPT), ("course GPT", course_model.GPT)):
+    torch.manual_seed(0)
+    model = gpt_class(small_config)
+    runs[name] = (model, train(model, train_ids, val_ids, small_run, progress=False))
+your_gpt, your_run = runs["your GPT"]
+course_run = runs["course GPT"][1]
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for name, (_, result) in runs.items():
+    ax.plot(result.steps, result.train_loss, "-" if name == "your GPT" else "--", label=f"{name}, training")
+ax.axhline(unigram, color="k", ls=":", lw=1, label="unigram loss")
+ax.set(xlabel="step", ylabel="loss (nats/token)", title="Training your GPT on storyworld")
+ax.legend()
+plt.show()
+print(f"validation loss after {small_run.max_steps} steps: your GPT {your_run.val_loss[-1]:.2f}, course GPT "
+      f"{course_run.val_loss[-1]:.2f} nats/token; unigram loss {unigram:.2f}")
+assert your_run.val_loss[-1] < 1.0 < unigram, "your GPT gets under one nat per token in 300 steps"
+assert abs(your_run.val_loss[-1] - course_run.val_loss[-1]) < 0.05, "the two curves end together"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The loss falls far below the unigram loss, to under one nat per token (about 0.7) in 300 steps: the model
+# uses the context. Let it continue a story, greedily (`course_utils.generate.generate`, the decoding loop of
+# notebook 06; `use_cache=False`, because your forward has no KV cache). It already writes storyworld's
+# sentences, though the details need not fit together (a boy may get a girl's name). The words come from a
+# training run, so they can differ from machine to machine.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+prompt = torch.tensor([word_tokenizer.encode("Once upon a time")])
+continuation = generate(your_gpt, prompt, 30, temperature=0, use_cache=False)
+written = word_tokenizer.decode(continuation[0].tolist())
+print(written)
+assert re.match(r"Once upon a time, there was an? (\w+ )+named \w+\.", written), \
+    "your GPT opens a story as storyworld does"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Trained weights in your GPT
+# The course ships a storyworld GPT trained for 1,200 steps (notebook 05 trains it). Its weights have the same
+# names and shapes as your modules, so they load into your class as they are, and your forward pass then
+# computes what the course's does.
+
+# %% slideshow={"slide_type": "-"}
+story_gpt, story_tokenizer, story_record = course_model.load_storyworld_gpt()
+yours_trained = GPT(story_gpt.config)
+yours_trained.load_state_dict(story_gpt.state_dict())
+yours_trained.eval()
+story = torch.tensor([story_tokenizer.encode(val_text)[:story_gpt.config.block_size]])
+with torch.no_grad():
+    difference = (yours_trained(story)[0] - story_gpt(story)[0]).abs().max().item()
+print(f"{story_gpt.num_parameters():,} parameters loaded; max |your logits − the course's| on a validation "
+      f"story {'< 1e-4 ✓' if difference < 1e-4 else f'= {difference:.1e} ✗'}")
+assert difference < 1e-4
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_IGNORE_OUTPUT
+story_prompt = torch.tensor([story_tokenizer.encode("Once upon a time")])
+continuation = generate(yours_trained, story_prompt, 40, temperature=0, use_cache=False)
+written = story_tokenizer.decode(continuation[0].tolist())
+print(written)
+assert re.match(r"Once upon a time, there was an? (\w+ )+named \w+\. (He|She) lived in", written), \
+    "with the trained weights your GPT writes storyworld's opening sentences"
+
 # %% [markdown] slideshow={"slide_type": "-"}
 # Count GPT-2 small's parameters by formula. With $V$ tokens, context $T$, width $C$ and $L$ blocks:
 #
@@ -519,7 +901,7 @@ print(f"GPT-3: 12·96·12288² = {12 * 96 * 12288**2 / 1e9:.0f}B parameters in i
 del gpt2_model
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 4.2 — one block of GPT-2 small
+# ### Exercise 4.5 — one block of GPT-2 small
 # How many parameters does one GPT-2 small block have? Store the number in `block_params`, computed from the
 # formula with $C = 768$.
 #
@@ -534,7 +916,7 @@ block_params = 12 * 768**2 + 13 * 768
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("4.2", block_params, sum(p.numel() for p in Block(gpt2_small).parameters()),
+check("4.5", block_params, sum(p.numel() for p in Block(gpt2_small).parameters()),
       hint="Attention 4C² + 4C, FFN 8C² + 5C, two LayerNorms 4C.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -560,11 +942,11 @@ if transformers is not None:
     hf_config = transformers.GPT2Config(vocab_size=300, n_positions=64, n_embd=96, n_layer=3, n_head=4,
                                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
     hf_model = transformers.GPT2LMHeadModel(hf_config).eval()
-    course_model = load_gpt2_weights(GPT(gpt2_config(vocab_size=300, block_size=64, n_embd=96, n_layer=3,
+    your_gpt2 = load_gpt2_weights(GPT(gpt2_config(vocab_size=300, block_size=64, n_embd=96, n_layer=3,
                                                      n_head=4)), hf_model.state_dict()).eval()
     idx = torch.randint(300, (2, 64), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        diff = (course_model(idx)[0] - hf_model(idx).logits).abs().max().item()
+        diff = (your_gpt2(idx)[0] - hf_model(idx).logits).abs().max().item()
     print(f"max |course GPT − transformers GPT-2| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
     assert diff < 1e-5
 
@@ -860,7 +1242,7 @@ class EncoderDecoder(nn.Module):
         self.ln_f = LayerNorm(C)
         self.lm_head = nn.Linear(C, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight             # share_embeddings
-        self.apply(GPT._init_weights)
+        self.apply(course_model.GPT._init_weights)
 
     def forward(self, src, dec_in, targets=None):
         """src (B, T_enc), dec_in (B, T_dec) token IDs -> logits (B, T_dec, vocab_size) and the loss."""
@@ -1037,7 +1419,7 @@ print(f"MoE (8 experts, top-2): {moe_params:,} parameters, {2 * dense_params + 8
 print("tokens per expert (untrained router):", load.tolist())
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 4.3 — parameters in use
+# ### Exercise 4.6 — parameters in use
 # A GPT-2-sized MoE layer has $E = 8$ experts, each a GPT-2 small FFN ($C = 768$, $d_\text{ff} = 3072$, with
 # biases), routes each token to $k = 2$ of them, and has a bias-free router. Compute `total_params` (all
 # parameters of the layer) and `active_params` (those one token uses: its two experts and the router).
@@ -1056,14 +1438,14 @@ active_params = 2 * ffn_params + 768 * 8
 
 # %% slideshow={"slide_type": "-"}
 big = MoEFeedForward(gpt2_small, n_experts=8, top_k=2)
-check("4.3a", total_params, sum(p.numel() for p in big.parameters()),
+check("4.6a", total_params, sum(p.numel() for p in big.parameters()),
       hint="Eight experts plus the router.")
-check("4.3b", active_params, 2 * sum(p.numel() for p in big.experts[0].parameters()) + big.router.weight.numel(),
+check("4.6b", active_params, 2 * sum(p.numel() for p in big.experts[0].parameters()) + big.router.weight.numel(),
       hint="Two experts plus the router: the other six are skipped for this token.")
 del big
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 4.4 — which mask?
+# ### Exercise 4.7 — which mask?
 # A model must read a whole review and label it positive or negative. Set `needs_causal_mask` to `True` or
 # `False`: should its encoder hide future tokens?
 #
@@ -1078,11 +1460,11 @@ needs_causal_mask = False
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("4.4", needs_causal_mask, False,
+check("4.7", needs_causal_mask, False,
       hint="Classification reads the full input: an encoder-only, bidirectional model (like BERT) fits.")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 4.5 — cross-attention, written out
+# ### Exercise 4.8 — cross-attention, written out
 # Write `cross_attention(x, memory, W_q, W_k, W_v, W_o, n_heads)`: multi-head cross-attention without biases,
 # with matrix products and a softmax (no `F.scaled_dot_product_attention`, no `nn.MultiheadAttention`).
 # `x` is the decoder's `(B, T_dec, C)`, `memory` the encoder's output `(B, T_enc, C)`, and each `W` a
@@ -1121,7 +1503,7 @@ for B, T_dec, T_enc, C, n_heads in ((1, 3, 5, 8, 2), (2, 4, 4, 8, 1), (2, 6, 2, 
         expected = torch_attention(x, memory, memory, need_weights=False)[0]
     W_q, W_k, W_v = torch_attention.in_proj_weight.detach().chunk(3)
     cases.append(((x, memory, W_q, W_k, W_v, torch_attention.out_proj.weight.detach(), n_heads), expected))
-check_function("4.5", cross_attention, cases,
+check_function("4.8", cross_attention, cases,
                hint="queries from x, keys and values from memory, and no mask: the scores are (T_dec, T_enc); "
                     "scale by √(C // n_heads), not √C.")
 
@@ -1136,8 +1518,9 @@ check_function("4.5", cross_attention, cases,
 #   first block, which normalizes the tiny embedding sum, gets ~17× the median. At lr 0.01 post-norm trained
 #   better; at 0.02 it collapsed to the unigram loss unless warmed up, while pre-norm kept learning.
 # - A **GPT** = token + position embeddings, $L$ blocks, a final LayerNorm and a tied LM head:
-#   $VC + TC + L(12C^2 + 13C) + 2C$ = 124,439,808 parameters for GPT-2 small. The course GPT loads GPT-2's
-#   weights and matches its logits.
+#   $VC + TC + L(12C^2 + 13C) + 2C$ = 124,439,808 parameters for GPT-2 small. You wrote its LayerNorm, FFN,
+#   block and forward pass; your GPT trained on storyworld like the course's, step for step, and the course's
+#   trained weights and GPT-2's load into it and give the same logits.
 # - Encoder-only, decoder-only and encoder-decoder models differ in masks, cross-attention and objective.
 #   **Cross-attention** takes its queries from the decoder and its keys and values from the encoder, with no
 #   mask; ours equals `nn.MultiheadAttention`. On reversing unseen storyworld sentences (500 steps, same size, same batches) the decoder-only model got about 95% exactly right, the encoder-decoder about 0%; on other tasks the ranking can differ.
