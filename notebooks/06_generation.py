@@ -220,24 +220,95 @@ check_function("6.1", softmax_with_temperature, [
 #   i.e. the first $m$ tokens with $m = \min\{m : \sum_{j \le m} p_{(j)} \ge p\}$; then sample.
 #
 # Top-k keeps a fixed number of tokens whatever the shape of the distribution; top-p adapts: few tokens when
-# the model is sure, many when it is not. Both cut the long tail of unlikely tokens. Written out:
+# the model is sure, many when it is not. Both cut the long tail of unlikely tokens.
 
-# %% slideshow={"slide_type": "-"}
-def greedy(logits):
-    return logits.argmax(dim=-1, keepdim=True)
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.2 — top-k and top-p filtering
+# Write the two filters. Each takes logits of shape `(..., vocab)` (one row, or a batch of rows) and returns
+# a new tensor of the same shape, where the tokens it removes have logit $-\infty$ and the others keep theirs:
+#
+# - `top_k_logits(logits, k)` keeps the $k$ largest logits of each row. A logit *equal* to the $k$-th largest
+#   is kept too (ties are not broken), as nanoGPT does;
+# - `top_p_logits(logits, p)` keeps, in each row, the most probable tokens up to and including the first one
+#   at which their probability (the softmax of the row) adds up to at least $p$.
+#
+# The check compares yours with the course's (`course_utils.generate.top_k_filter` and `top_p_filter`) on
+# eight cases, one row and batches; the sampler, the proof and the plots below then use yours.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Top-k: a threshold, the $k$-th largest value of the row. Top-p: sort by probability, walk
+#    down the ranking adding probabilities, and stop once the total has reached $p$.
+# 2. **The approach.** `torch.topk(logits, k, dim=-1).values` gives the $k$ largest in order, its last column
+#    the threshold; `masked_fill` whatever is below it. For top-p sort in descending order, softmax and
+#    `cumsum`; a token is dropped when the mass of the tokens ranked *above* it (`cumsum - probs`) is already
+#    $\ge p$, so the token that crosses $p$ stays. The mask is in sorted order: `scatter` it back with the
+#    sort's indices before filling the original logits.
+# 3. **A skeleton.**
+#    ```python
+#    kth = torch.topk(logits, k, dim=-1).values[..., ___]      # (..., 1)
+#    return logits.masked_fill(logits < ___, float("-inf"))
+#
+#    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+#    probs = sorted_logits.softmax(dim=-1)
+#    drop_sorted = probs.cumsum(dim=-1) - probs >= ___
+#    drop = drop_sorted.scatter(-1, ___, drop_sorted)          # back to vocabulary order
+#    return logits.masked_fill(___, float("-inf"))
+#    ```
+# </details>
 
-
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def top_k_logits(logits, k):
+    # BEGIN SOLUTION
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]          # the k-th largest logit of each row
     return logits.masked_fill(logits < kth, float("-inf"))
+    # END SOLUTION
 
 
 def top_p_logits(logits, p):
+    # BEGIN SOLUTION
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
     sorted_probs = sorted_logits.softmax(dim=-1)
     mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs      # mass of the tokens ranked above
     drop = (mass_before >= p).scatter(-1, order, mass_before >= p)  # back to vocabulary order
     return logits.masked_fill(drop, float("-inf"))
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+filter_generator = torch.Generator().manual_seed(62)
+batch_of_rows = torch.randn(4, 30, generator=filter_generator) * 2
+filter_cases = {  # what each case tests: (filter, logits, k or p)
+    "top-k, k = 3, one row": ("top-k", torch.randn(30, generator=filter_generator) * 2, 3),
+    "top-k, k = 5, 4 rows": ("top-k", batch_of_rows, 5),
+    "top-k, k = 1: greedy": ("top-k", batch_of_rows, 1),
+    "top-k, ties at the k-th: kept": ("top-k", torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]]), 2),
+    "top-p, p = 0.5, one row": ("top-p", torch.randn(30, generator=filter_generator) * 2, 0.5),
+    "top-p, p = 0.9, 4 rows": ("top-p", batch_of_rows, 0.9),
+    "top-p, p = 0.001: the top token": ("top-p", batch_of_rows, 0.001),
+    "top-p, the token crossing p: kept": ("top-p", torch.tensor([0.5, 0.3, 0.2]).log(), 0.7),
+}
+
+
+def filtered(filters, case):
+    kind, case_logits, setting = filter_cases[case]
+    return filters[kind](case_logits, setting)
+
+
+course_filters = {"top-k": gen.top_k_filter, "top-p": gen.top_p_filter}
+if not check_function("6.2", lambda case: filtered({"top-k": top_k_logits, "top-p": top_p_logits}, case),
+                      [((case,), filtered(course_filters, case)) for case in filter_cases],
+                      hint="each case is named by what it tests. Keep ties with the k-th logit; in top-p keep "
+                           "the token at which the mass reaches p, and scatter the mask back to vocabulary order."):
+    print("Using the course's filters, course_utils.generate.top_k_filter and top_p_filter, from here on.")
+    top_k_logits, top_p_logits = gen.top_k_filter, gen.top_p_filter
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# With the filters, one step of each strategy, and a sampler that puts them together:
+
+# %% slideshow={"slide_type": "-"}
+def greedy(logits):
+    return logits.argmax(dim=-1, keepdim=True)
 
 
 def sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
@@ -294,34 +365,6 @@ for settings in (dict(temperature=0), dict(temperature=0.8, top_k=10)):
     print(f"{settings}: same tokens as GPT.generate: {torch.equal(ours, reference)}")
     assert torch.equal(ours, reference)
 print(tokenizer.decode(ours[0, 1:]))
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.2 — count the nucleus
-# Write `nucleus_size(probs, p)`: for a 1-D tensor of probabilities (summing to 1), how many tokens does
-# top-p keep? The most probable token is always kept.
-#
-# <details><summary>💡 Hint</summary>
-#
-# Sort in descending order and take the cumulative sum. A token is kept if the mass of the tokens *before* it
-# is still below $p$: `(sorted.cumsum(0) - sorted < p).sum()`.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def nucleus_size(probs, p):
-    # BEGIN SOLUTION
-    sorted_probs = probs.sort(descending=True).values
-    return int((sorted_probs.cumsum(0) - sorted_probs < p).sum())
-    # END SOLUTION
-
-
-# %% slideshow={"slide_type": "-"}
-check_function("6.2", nucleus_size, [
-    ((torch.tensor([0.5, 0.3, 0.2]), 0.5), 1),
-    ((torch.tensor([0.5, 0.3, 0.2]), 0.6), 2),
-    ((torch.tensor([0.2, 0.5, 0.3]), 0.95), 3),
-    ((torch.tensor([0.7, 0.1, 0.1, 0.1]), 0.01), 1),
-    ((probs, 0.99), int((gen.top_p_filter(logits, 0.99) > -math.inf).sum())),
-], hint="Sort descending; keep each token whose predecessors' total is still < p.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. What decoding does to the text, with the grammar as the judge
