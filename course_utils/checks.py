@@ -290,7 +290,8 @@ def _array_difference(got, expected, rtol, atol, at) -> str | None:
     wrong = ~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
     if not wrong.any():
         return None
-    gap = np.where(wrong, np.nan_to_num(np.abs(g - e), nan=np.inf), 0.0)
+    with np.errstate(invalid="ignore"):                # inf - inf (a -inf logit where one was expected) is NaN
+        gap = np.where(wrong, np.nan_to_num(np.abs(g - e), nan=np.inf), 0.0)
     index = np.unravel_index(int(np.argmax(gap)), gap.shape)
     index_text = int(index[0]) if gap.ndim == 1 else tuple(int(i) for i in index)
     where = f" at index {index_text}" if gap.ndim else ""
@@ -482,7 +483,8 @@ def _show_items(items) -> str:
 
 def _call_text(fn, args) -> str:
     name = getattr(fn, "__name__", "fn")
-    return f"{name}({', '.join(_show(a, 40) for a in args)})"
+    # a string argument is usually a case named by what it tests: show the whole name
+    return f"{name}({', '.join(_show(a, 80 if isinstance(a, str) else 40) for a in args)})"
 
 
 def _exc_text(exc: Exception) -> str:

@@ -285,13 +285,50 @@ print("row sums:", causal_weights.sum(-1).round(decimals=4).tolist())
 # shape $(B, 1, 1, T)$ so that it broadcasts over heads and queries, and it combines with the causal mask by a
 # logical *and*.
 #
-# Here is the attention function with a mask and dropout, written out once and reused for the rest of the
-# notebook:
+# **Dropout** zeroes each weight with probability $p$ during training and scales the survivors by
+# $1/(1-p)$, so each output is correct *on average*. It discourages a head from relying on one single key.
+# At evaluation time it is off.
 
-# %% slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3.2 — attention with a mask
+# Write the attention function that the rest of this notebook uses:
+# `attention(q, k, v, mask=None, dropout_p=0.0)` returns `(output, weights)` with
+#
+# $$\text{weights} = \mathrm{softmax}\!\left(\frac{q k^\top}{\sqrt{d_k}}\ \text{with hidden scores set to } -\infty\right),
+# \qquad \text{output} = \text{weights}\; v .$$
+#
+# Shapes: `q` is `(..., Tq, d_k)`, `k` is `(..., Tk, d_k)`, `v` is `(..., Tk, d_v)`, with any leading
+# dimensions (batch, heads); the output is `(..., Tq, d_v)`, the weights `(..., Tq, Tk)`. `mask` is boolean,
+# broadcastable to `(..., Tq, Tk)`, **True where a query may attend to a key** (PyTorch's convention). A query
+# whose keys are all hidden gets weights 0 and output 0 (not NaN). With `dropout_p > 0`, apply `F.dropout` to
+# the weights after the softmax. The check compares yours with the course's
+# `course_utils.attention.scaled_dot_product_attention` on eight cases.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Scores are similarities of every query with every key, scaled so their variance stays 1.
+#    A hidden key must get weight exactly 0 *and* the visible ones must still sum to 1, so the mask acts on
+#    the scores, before the softmax.
+# 2. **The approach.** `k.transpose(-2, -1)` swaps only the last two axes, so leading dimensions pass through.
+#    `masked_fill(~mask, float("-inf"))` hides scores; the softmax runs over the keys (the last axis). A row of
+#    only $-\infty$ gives NaN: `nan_to_num(0.0)` turns it into zeros.
+# 3. **A skeleton.**
+#    ```python
+#    scores = q @ ___ / math.sqrt(___)                        # (..., Tq, Tk)
+#    if mask is not None:
+#        scores = scores.masked_fill(___, float("-inf"))
+#    weights = scores.softmax(dim=___).nan_to_num(0.0)
+#    if dropout_p > 0:
+#        weights = F.dropout(weights, p=dropout_p)
+#    return ___, weights
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def attention(q, k, v, mask=None, dropout_p=0.0):
     """softmax(q kᵀ / √d_k) v.  q: (..., Tq, d_k), k: (..., Tk, d_k), v: (..., Tk, d_v) → (..., Tq, d_v).
     mask: bool, broadcastable to (..., Tq, Tk), True where a query may attend to a key."""
+    # BEGIN SOLUTION
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))       # (..., Tq, Tk)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -299,7 +336,59 @@ def attention(q, k, v, mask=None, dropout_p=0.0):
     if dropout_p > 0:
         weights = F.dropout(weights, p=dropout_p)                  # training only
     return weights @ v, weights                                    # (..., Tq, d_v), (..., Tq, Tk)
+    # END SOLUTION
 
+
+# %% slideshow={"slide_type": "-"}
+def course_attention_function(q, k, v, mask=None, dropout_p=0.0):
+    """The course's scaled_dot_product_attention, called as this notebook's attention is."""
+    return course_attention.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p,
+                                                         return_weights=True)
+
+
+attention_generator = torch.Generator().manual_seed(32)
+
+
+def random_qkv(*shape_q, T_k=None, d_v=None):
+    """Random queries (shape_q = (..., Tq, d_k)) with keys and values for T_k keys of value size d_v."""
+    *lead, T_q, d_k = shape_q
+    T_k, d_v = T_k or T_q, d_v or d_k
+    return tuple(torch.randn(*lead, T, d, generator=attention_generator) for T, d in ((T_q, d_k), (T_k, d_k), (T_k, d_v)))
+
+
+row_hidden = torch.ones(4, 4, dtype=torch.bool).tril()
+row_hidden[2] = False                                             # query 2 may look at no key at all
+attention_cases = {  # what each case tests: (q, k, v, mask, dropout_p)
+    "one query, 5 keys, no mask": (*random_qkv(1, 4, T_k=5), None, 0.0),
+    "the 5 words, causal mask": (X, X, X, mask, 0.0),
+    "2 sequences × 4 heads, causal, d_k = 64": (*random_qkv(2, 4, 7, 64), course_attention.causal_mask(7), 0.0),
+    "3 queries, 6 keys, values of size 2, no mask": (*random_qkv(3, 5, T_k=6, d_v=2), None, 0.0),
+    "padding mask (B, 1, 1, T) and causal, 2 sequences × 2 heads": (
+        *random_qkv(2, 2, 5, 8), course_attention.padding_mask([5, 2], 5) & course_attention.causal_mask(5), 0.0),
+    "a query that may see no key: weights 0, output 0": (*random_qkv(4, 3), row_hidden, 0.0),
+    "dropout 0.5 on the weights (seeded)": (*random_qkv(2, 6, 4), course_attention.causal_mask(6), 0.5),
+    "one token attends to itself": (*random_qkv(1, 1, 1, 8), course_attention.causal_mask(1), 0.0),
+}
+
+
+def attention_on(attention_function, case):
+    q, k, v, case_mask, dropout_p = attention_cases[case]
+    torch.manual_seed(3)                                          # the same dropout draw for yours and the course's
+    return attention_function(q, k, v, case_mask, dropout_p)
+
+
+if not check_function("3.2", lambda case: attention_on(attention, case),
+                      [((case,), attention_on(course_attention_function, case)) for case in attention_cases],
+                      hint="each case is named by what it tests. Scale by √d_k, hide scores with masked_fill(~mask, "
+                           "-inf) before a softmax over the last axis, nan_to_num(0.0), dropout on the weights, "
+                           "and return (weights @ v, weights)."):
+    print("Using the course's attention, course_utils.attention.scaled_dot_product_attention, from here on.")
+    attention = course_attention_function
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Your attention on a padded batch, with the causal and padding masks combined:
+
+# %% slideshow={"slide_type": "-"}
 
 lengths = torch.tensor([5, 3])                                      # "Lily loved her red ball", "Lily loved her"
 batch = torch.stack([X, torch.cat([X[:3], torch.zeros(2, 5)])])     # (2, 5, 5), the second padded with zeros
@@ -312,9 +401,7 @@ print(padded_weights[1].round(decimals=2))
 # Rows 3 and 4 of sentence 2 are padding queries: their outputs are ignored later (the loss skips them), so
 # whatever they attend to does not matter. The real tokens never look at padding.
 #
-# **Dropout** zeroes each weight with probability $p$ during training and scales the survivors by
-# $1/(1-p)$, so each output is correct *on average*. It discourages a head from relying on one single key.
-# At evaluation time it is off.
+# Dropout, one draw and the average of many:
 
 # %% slideshow={"slide_type": "-"}
 torch.manual_seed(0)
@@ -327,7 +414,7 @@ print(f"averaged over 4000 draws, the weights differ from the undropped ones by 
       f"{(average - undropped).abs().max():.2f}")
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# **Proof.** Our function against PyTorch's fused kernel, which takes the same boolean convention (True =
+# **Proof.** Your function against PyTorch's fused kernel, which takes the same boolean convention (True =
 # may attend):
 
 # %% slideshow={"slide_type": "-"}
@@ -337,32 +424,6 @@ theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
 diff = (ours - theirs).abs().max().item()
 print(f"max |ours − F.scaled_dot_product_attention| = {diff:.1e}", "✓" if diff < 1e-5 else "✗")
 assert diff < 1e-5
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3.2 — build the causal mask
-# Write `my_causal_mask(T)` that returns a `(T, T)` boolean tensor, True where query $i$ may attend to key
-# $j$, i.e. where $j \le i$, without `tril`.
-#
-# <details><summary>💡 Hint</summary>
-#
-# `torch.arange(T)` gives the positions; compare a column of query positions `[:, None]` with a row of key
-# positions `[None, :]`.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def my_causal_mask(T):
-    # BEGIN SOLUTION
-    positions = torch.arange(T)
-    return positions[None, :] <= positions[:, None]
-    # END SOLUTION
-
-
-# %% slideshow={"slide_type": "-"}
-check_function("3.2", my_causal_mask, [
-    (1, torch.ones(1, 1, dtype=torch.bool)),
-    (3, torch.ones(3, 3, dtype=torch.bool).tril()),
-    (6, course_attention.causal_mask(6)),
-], hint="Key j is visible to query i when j <= i: compare arange(T)[None, :] with arange(T)[:, None].")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Multi-head attention, and heads that share keys
@@ -427,9 +488,43 @@ check_function("3.3", split_heads, [
 # not the weights, is what fills a GPU's memory on long texts. **Multi-query attention** (MQA) keeps $h$ query
 # heads but only *one* key/value head, shared by all of them; **grouped-query attention** (GQA) keeps $g$
 # key/value heads, each shared by a group of $h/g$ query heads. MHA is $g = h$, MQA is $g = 1$. The
-# implementation only changes the width of $W_k, W_v$ and repeats each key/value head for its group:
+# implementation only changes the width of $W_k, W_v$ and repeats each key/value head for its group.
 
-# %% slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3.4 — multi-head attention's forward pass
+# `MultiHeadAttention` below has its four projections: `q_proj` to `n_heads` heads of size `head_size`,
+# `k_proj` and `v_proj` to `n_kv_heads` heads (MHA, GQA or MQA), and `out_proj`. Write
+# `forward(x, attn_mask=None, is_causal=False)`: `x` is `(B, T, C)`, the result `(B, T, C)`. Each key/value
+# head serves `n_heads // n_kv_heads` *consecutive* query heads; `attn_mask` (boolean, True = may attend,
+# broadcastable to `(B, n_heads, T, T)`) and, with `is_causal`, the causal mask both apply. Use your
+# `attention` from Exercise 3.2, with dropout `self.dropout` only while `self.training`. The check gives yours
+# the weights of the course's `course_utils.attention.MultiHeadAttention` and compares the two on seven cases;
+# the proofs, the timings and the layers later in this notebook then use yours.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Project once, cut the channels into heads, let every head attend in one batched call,
+#    put the heads side by side again and mix them with $W_o$. Grouped heads only need each key/value head
+#    copied once per query head it serves.
+# 2. **The approach.** `view(B, T, heads, head_size).transpose(1, 2)` as in Exercise 3.3, for queries with
+#    `n_heads` and for keys and values with `n_kv_heads`; `repeat_interleave(n_heads // n_kv_heads, dim=1)`
+#    repeats each key/value head next to itself (`repeat` would interleave the groups wrongly). Combine masks
+#    with `&`. Merging is the reverse reshape: `transpose(1, 2).reshape(B, T, C)`.
+# 3. **A skeleton.**
+#    ```python
+#    B, T, C = x.shape
+#    q = self.q_proj(x).view(B, T, ___, ___).transpose(1, 2)           # (B, nh, T, hs)
+#    k = ...                                                            # (B, nkv, T, hs), then repeated
+#    mask = attn_mask
+#    if is_causal:
+#        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+#        mask = causal if mask is None else ___
+#    y, _ = attention(q, k, v, mask, self.dropout if self.training else 0.0)
+#    return self.out_proj(___)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 class MultiHeadAttention(nn.Module):
     def __init__(self, d_model, n_heads, n_kv_heads=None, dropout=0.0):
         super().__init__()
@@ -443,6 +538,7 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x, attn_mask=None, is_causal=False):
+        # BEGIN SOLUTION
         B, T, C = x.shape
         nh, nkv, hs = self.n_heads, self.n_kv_heads, self.head_size
         q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)            # (B, nh, T, hs)
@@ -454,11 +550,52 @@ class MultiHeadAttention(nn.Module):
         if is_causal:
             causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
             mask = causal if mask is None else mask & causal
-        y, self.weights = attention(q, k, v, mask, self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        y, _ = attention(q, k, v, mask, self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)                           # (B, T, C): concatenate the heads
         return self.out_proj(y)                                          # mix them
+        # END SOLUTION
 
 
+# %% slideshow={"slide_type": "-"}
+mha_generator = torch.Generator().manual_seed(34)
+mha_cases = {  # what each case tests: ((d_model, n_heads, n_kv_heads), x, attn_mask, is_causal)
+    "MHA, 4 heads, causal, 2 sequences of 6 tokens": ((16, 4, 4), torch.randn(2, 6, 16, generator=mha_generator),
+                                                      None, True),
+    "MHA, 4 heads, no mask": ((16, 4, 4), torch.randn(2, 6, 16, generator=mha_generator), None, False),
+    "one head": ((8, 1, 1), torch.randn(1, 5, 8, generator=mha_generator), None, True),
+    "GQA: 4 query heads share 2 key/value heads": ((16, 4, 2), torch.randn(2, 6, 16, generator=mha_generator),
+                                                   None, True),
+    "MQA: 4 query heads share 1 key/value head": ((16, 4, 1), torch.randn(1, 7, 16, generator=mha_generator),
+                                                  None, True),
+    "a padding mask (B, 1, 1, T) and causal": ((16, 2, 2), torch.randn(2, 5, 16, generator=mha_generator),
+                                               course_attention.padding_mask([5, 3], 5), True),
+    "one token, 8 heads sharing 2": ((32, 8, 2), torch.randn(3, 1, 32, generator=mha_generator), None, True),
+}
+
+
+def mha_output(attention_class, case):
+    """attention_class(d_model, n_heads, n_kv_heads) with the weights of the course's layer, seeded, on `case`."""
+    sizes, x, case_mask, is_causal = mha_cases[case]
+    torch.manual_seed(0)
+    course_layer = course_attention.MultiHeadAttention(*sizes)   # random weights and biases
+    layer = attention_class(*sizes).eval()
+    layer.load_state_dict(course_layer.state_dict())             # same names: q_proj, k_proj, v_proj, out_proj
+    with torch.no_grad():
+        return layer(x, attn_mask=case_mask, is_causal=is_causal)
+
+
+if not check_function("3.4", lambda case: mha_output(MultiHeadAttention, case),
+                      [((case,), mha_output(course_attention.MultiHeadAttention, case)) for case in mha_cases],
+                      hint="each case is named by what it tests. Split q into n_heads heads and k, v into "
+                           "n_kv_heads, repeat_interleave k and v over the group, combine attn_mask & causal, "
+                           "then merge the heads with transpose(1, 2).reshape(B, T, C) and apply out_proj."):
+    print("Using the course's MultiHeadAttention, course_utils.attention.MultiHeadAttention, from here on.")
+    MultiHeadAttention = course_attention.MultiHeadAttention
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Your layer in its three forms, with the parameters each spends on keys and values:
+
+# %% slideshow={"slide_type": "-"}
 x = torch.randn(2, 10, 256)
 for name, n_kv in (("MHA", 8), ("GQA", 2), ("MQA", 1)):
     layer = MultiHeadAttention(256, 8, n_kv)
@@ -479,7 +616,7 @@ for name, n_kv in (("MHA", 32), ("GQA", 8), ("MQA", 1)):  # a 7B-parameter model
 # \text{tokens} \times \text{batch} \times \text{bytes per number}.$$
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3.4 — size a KV cache
+# ### Exercise 3.5 — size a KV cache
 # A Mistral-7B-like model has 32 layers, 8 key/value heads of size 128 and a context of 32,768 tokens. How many
 # bytes does its KV cache take for one sequence in bfloat16 (2 bytes per number)? Store it in
 # `mistral_kv_bytes`, and the same for the course GPT (4 layers, 4 heads of size 32, 128 tokens, float32) in
@@ -497,8 +634,8 @@ course_gpt_kv_bytes = 2 * 4 * 4 * 32 * 128 * 4
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("3.4a", mistral_kv_bytes, 4 * 2**30, hint="2 × 32 × 8 × 128 × 32,768 × 2 bytes: exactly 4 GiB.")
-check("3.4b", course_gpt_kv_bytes, course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4),
+check("3.5a", mistral_kv_bytes, 4 * 2**30, hint="2 × 32 × 8 × 128 × 32,768 × 2 bytes: exactly 4 GiB.")
+check("3.5b", course_gpt_kv_bytes, course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4),
       hint="float32 numbers take 4 bytes; the course GPT has no grouped heads: 4 KV heads.")
 print(f"Mistral-like: {course_attention.kv_cache_bytes(32, 8, 128, 32_768) / 2**30:.0f} GiB per sequence; "
       f"course GPT: {course_attention.kv_cache_bytes(4, 4, 32, 128, bytes_per_value=4) / 1024:.0f} KiB")
@@ -746,7 +883,7 @@ display(SVG(render_svg(AttentionData.from_model(gpt, tokenizer, example_story.te
 # pays off. Which head looks at the antecedent from there?
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3.5 — look from the token before the pronoun
+# ### Exercise 3.6 — look from the token before the pronoun
 # `maps = coreference.attention_maps(gpt, idx)` gives every head's weights, shape (stories, layers, heads, T, T).
 # For the first 100 stories, compute for each layer and head the fraction of their pronouns for which the
 # highest attention **from the token before the pronoun** (query `q = link.pronoun_pos - 1`) to the tokens
@@ -774,7 +911,7 @@ before_accuracy = (hits / len(first_100)).numpy()
 # %% slideshow={"slide_type": "-"}
 story_lengths = [len(ids) for ids in encoded.ids]
 expected = coreference.score_attention(maps, first_100, story_lengths, query_offset=-1)[0].mean(axis=0)
-check("3.5", before_accuracy, expected, atol=1e-6,
+check("3.6", before_accuracy, expected, atol=1e-6,
       hint="q = l.pronoun_pos - 1; maps[l.story, :, :, q, :q].argmax(-1) == l.antecedent_pos, averaged over links.")
 best_before = np.unravel_index(np.argmax(expected), expected.shape)
 print(f"from the token before the pronoun, the best head is layer {best_before[0]}, head {best_before[1]}: "
@@ -808,7 +945,7 @@ print(f"from the token before the pronoun, the best head is layer {best_before[0
 # in a plain RNN. But $h_t$ needs $h_{t-1}$: the steps cannot run side by side.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3.6 — one LSTM step
+# ### Exercise 3.7 — one LSTM step
 # Write `lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh)` for a batch: `x` is `(B, d_in)`, `h` and `c` are
 # `(B, H)`, `W_ih` is `(4H, d_in)`, `W_hh` is `(4H, H)` and the biases are `(4H,)`. Return the new `(h, c)`.
 # The four gates are stacked in PyTorch's order: input, forget, candidate, output. The check runs your step
@@ -846,7 +983,7 @@ def lstm_cell_cases(sizes=((1, 1, 1), (3, 5, 4), (2, 8, 16))):
     return cases
 
 
-check_function("3.6", lstm_step, lstm_cell_cases(), atol=1e-5,
+check_function("3.7", lstm_step, lstm_cell_cases(), atol=1e-5,
                hint="gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, chunk into i, f, g, o; "
                     "c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c).");
 
@@ -1074,10 +1211,10 @@ assert overall["GPT, 300 steps"] < 0.7, "the small GPT is still near chance"
 # alternates windowed layers with full ones.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3.7 — the sliding-window mask
+# ### Exercise 3.8 — the sliding-window mask
 # Write `sliding_window_mask(T, w)`: a `(T, T)` boolean tensor, True where query $i$ may attend to key $j$,
 # that is where $j \le i$ and $i - j < w$. With $w = 1$ each token sees only itself; with $w \ge T$ it is the
-# causal mask of Exercise 3.2.
+# causal mask of section 4.
 #
 # <details><summary>💡 Hint</summary>
 #
@@ -1095,7 +1232,7 @@ def sliding_window_mask(T, w):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("3.7", sliding_window_mask, [
+check_function("3.8", sliding_window_mask, [
     ((1, 1), course_attention.causal_mask(1, window=1)),
     ((5, 1), course_attention.causal_mask(5, window=1)),
     ((6, 3), course_attention.causal_mask(6, window=3)),

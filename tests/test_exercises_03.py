@@ -1,4 +1,4 @@
-"""Notebook 03's checks for Exercises 3.6 (one LSTM step) and 3.7 (the sliding-window mask) accept the reference
+"""Notebook 03's checks for Exercises 3.7 (one LSTM step) and 3.8 (the sliding-window mask) accept the reference
 answer and reject typical wrong ones. The check cells run as they stand in the notebook, with a function swapped
 in, so the cases tested are the notebook's own."""
 
@@ -13,11 +13,11 @@ from course_utils.checks import check_function
 pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
 
-# ----- 3.6: one LSTM step, against nn.LSTMCell ---------------------------------------------------------------
+# ----- 3.7: one LSTM step, against nn.LSTMCell ---------------------------------------------------------------
 
 def run_lstm_check(capsys, fn) -> str:
     namespace = dict(torch=torch, nn=nn, check_function=check_function, lstm_step=fn)
-    return notebook_cells.run_check_cell("03_attention", capsys, "3.6", namespace)
+    return notebook_cells.run_check_cell("03_attention", capsys, "3.7", namespace)
 
 
 def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -58,12 +58,12 @@ def test_lstm_step_check_rejects_wrong_steps(wrong, capsys):
     assert "not yet" in run_lstm_check(capsys, wrong)
 
 
-# ----- 3.7: the sliding-window mask --------------------------------------------------------------------------
+# ----- 3.8: the sliding-window mask --------------------------------------------------------------------------
 
 def run_window_check(capsys, fn) -> str:
     namespace = dict(torch=torch, check_function=check_function, course_attention=course_attention,
                      sliding_window_mask=fn)
-    return notebook_cells.run_check_cell("03_attention", capsys, "3.7", namespace)
+    return notebook_cells.run_check_cell("03_attention", capsys, "3.8", namespace)
 
 
 def sliding_window_mask(T, w):
