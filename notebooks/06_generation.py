@@ -70,7 +70,7 @@ import torch.nn.functional as F
 from course_utils import embeddings, metrics, storyworld
 from course_utils import generate as gen
 from course_utils.checks import check, check_function, check_true, summary
-from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
+from course_utils.model import GPT, CausalSelfAttention, GPTConfig, load_storyworld_gpt
 
 torch.manual_seed(0)
 torch.set_num_threads(2)  # the course's reference machine: a 2-core laptop
@@ -564,12 +564,48 @@ DecodingExplorer(gpt, tokenizer, prompt="Once upon a time, there was a little gi
 # $$\text{attn}(q_t) = \text{softmax}\!\left(\frac{q_t\,[k_1 \dots k_t]^\top}{\sqrt{d_h}}\right)[v_1 \dots v_t].$$
 #
 # So we keep, per layer, $K$ and $V$ of shape (batch, heads, tokens, head size), append one row per step,
-# and feed the model only the newest token. Written out with the course GPT's own modules (its blocks are
-# pre-norm: $x + \text{attn}(\text{LN}(x))$, then $x + \text{MLP}(\text{LN}(x))$):
+# and feed the model only the newest token.
 
-# %% slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.3 — attention with a KV cache
+# Write `attention_with_cache(attn, x, past)`: one causal self-attention layer of the course GPT
+# (`attn`, a `course_utils.model.CausalSelfAttention`) run on the *new* tokens `x` only, `(B, T, C)`, given
+# `past`, the keys and values of the `P` tokens before them (a pair of `(B, n_head, P, head_size)` tensors),
+# or `None` when there are none. Return the layer's output for the new tokens, `(B, T, C)`, and the pair
+# extended by the new tokens' keys and values, `(B, n_head, P + T, head_size)` each. The outputs must be
+# what the layer computes on all `P + T` tokens at once, for its last `T` rows.
+#
+# The layer's `c_attn` computes queries, keys and values at once (`C` channels each, in that order) and
+# `c_proj` mixes the heads; `attn.n_head` is the number of heads. The check runs yours on a random layer, a
+# few tokens at a time, and compares with the course GPT's own cached attention on six cases.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Old tokens' keys and values never change, so only the new tokens' are computed and
+#    appended. The new queries attend over all $P + T$ keys; new token $i$ sits at position $P + i$ and may
+#    see keys $0 \dots P + i$.
+# 2. **The approach.** `c_attn(x).split(C, dim=2)`, then `view(B, T, n_head, C // n_head).transpose(1, 2)`
+#    each (notebook 03). `torch.cat` along the token axis (`dim=2`) with `past`. The causal mask is no longer
+#    square: `torch.ones(T, P + T).tril(diagonal=P)`. `F.scaled_dot_product_attention(q, k, v, attn_mask=...)`
+#    does the rest; merge the heads and apply `c_proj`.
+# 3. **A skeleton.**
+#    ```python
+#    B, T, C = x.shape
+#    q, k, v = attn.c_attn(x).split(C, dim=2)
+#    q, k, v = (t.view(B, T, ___, ___).transpose(1, 2) for t in (q, k, v))
+#    if past is not None:
+#        k, v = torch.cat((past[0], k), dim=___), torch.cat((past[1], v), dim=___)
+#    P = k.size(2) - T
+#    mask = torch.ones(T, P + T, dtype=torch.bool).tril(diagonal=___)
+#    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+#    return attn.c_proj(___), (k, v)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 def attention_with_cache(attn, x, past):
     """Causal self-attention of new tokens x (B, T, C) over the cached keys/values `past` plus their own."""
+    # BEGIN SOLUTION
     B, T, C = x.shape
     q, k, v = attn.c_attn(x).split(C, dim=2)
     q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
@@ -579,8 +615,61 @@ def attention_with_cache(attn, x, past):
     mask = torch.ones(T, P + T, dtype=torch.bool).tril(diagonal=P)  # new token i sees keys 0 .. P + i
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
+    # END SOLUTION
 
 
+# %% slideshow={"slide_type": "-"}
+def course_attention_with_cache(attn, x, past):
+    """The same step by the course GPT's own attention, which writes into a course_utils.generate.KVCache."""
+    cache = gen.KVCache()
+    if past is not None:
+        cache.append(0, torch.stack(past))                        # the P cached tokens' keys and values
+        cache.length = past[0].size(2)
+    y = attn(x, cache=cache, layer=0)
+    cache.length += x.size(1)                                     # GPT.forward does this after its last layer
+    return y, (cache.keys[0], cache.values[0])
+
+
+cache_generator = torch.Generator().manual_seed(63)
+cache_cases = {  # what each case tests: (n_head, tokens, how many new tokens each call gets)
+    "no past: the prompt on its own, 5 tokens": (4, torch.randn(1, 5, 16, generator=cache_generator), [5]),
+    "a prompt of 4, then 3 steps of one token": (4, torch.randn(1, 7, 16, generator=cache_generator), [4, 1, 1, 1]),
+    "a prompt of 3, then a chunk of 4 tokens": (4, torch.randn(1, 7, 16, generator=cache_generator), [3, 4]),
+    "2 sequences, a prompt of 2, then 2 steps": (2, torch.randn(2, 4, 16, generator=cache_generator), [2, 1, 1]),
+    "one token, then one more": (4, torch.randn(3, 2, 16, generator=cache_generator), [1, 1]),
+    "one head: a prompt of 3, then a chunk of 3": (1, torch.randn(1, 6, 16, generator=cache_generator), [3, 3]),
+}
+
+
+@torch.no_grad()
+def cached_run(step, case):
+    """Run a random attention layer with `step` over the case's tokens, chunk by chunk: every chunk's
+    outputs side by side, and the keys and values cached at the end."""
+    n_head, x, chunks = cache_cases[case]
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(GPTConfig(n_embd=x.size(-1), n_head=n_head)).eval()    # random weights
+    outputs, past, start = [], None, 0
+    for T in chunks:
+        y, past = step(attn, x[:, start:start + T], past)
+        outputs.append(y)
+        start += T
+    return torch.cat(outputs, dim=1), past[0], past[1]
+
+
+if not check_function("6.3", lambda case: cached_run(attention_with_cache, case),
+                      [((case,), cached_run(course_attention_with_cache, case)) for case in cache_cases],
+                      hint="each case is named by what it tests. Concatenate past and new keys and values along "
+                           "the token axis (dim=2), and offset the causal mask: tril(diagonal=P), P the cached "
+                           "tokens, so new token i sees keys 0 .. P + i."):
+    print("Using the course GPT's own cached attention, course_attention_with_cache above, from here on.")
+    attention_with_cache = course_attention_with_cache
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The whole model with a cache, built on your step (the course GPT's blocks are pre-norm:
+# $x + \text{attn}(\text{LN}(x))$, then $x + \text{MLP}(\text{LN}(x))$), a cache being one `(k, v)` pair
+# per layer:
+
+# %% slideshow={"slide_type": "-"}
 @torch.no_grad()
 def forward_with_cache(model, idx, cache=None):
     """Logits of the new tokens idx (B, T), and the cache extended by them."""
@@ -597,7 +686,7 @@ def forward_with_cache(model, idx, cache=None):
 
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# **Proof.** Feed a story in one chunk, then the rest one token at a time. The logits must equal one full
+# **Proof.** Feed a story in one chunk, then the rest one token at a time, through `forward_with_cache`. The logits must equal one full
 # forward pass over the whole text, and the course GPT's own cached forward, `gpt(idx, cache=KVCache())`, where
 # each attention layer writes into the cache; and generating with the cache must give the same tokens as the
 # loop without it (the whole window through the model at every step), greedy and sampled.
@@ -696,34 +785,6 @@ assert min(stale_diffs[1:]) > 0.05, "the later layers' keys and values do"
 # recomputing the window (often a harmless one), not the same computation. A model *trained* with a sliding
 # attention window, as the first Mistral 7B was, is different: its deeper layers are meant to carry
 # information from beyond the window, so a rolling cache computes exactly what it was trained to compute.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.3 — how big is a KV cache?
-# Per token, each layer stores one key and one value vector of `n_embd` numbers. In 32-bit floats (4 bytes),
-# how many bytes does a full context window of cache take, for one sequence:
-# (a) for our GPT at 128 tokens (`our_cache_bytes`), (b) for GPT-2 small — 12 layers, `n_embd` 768 — at
-# 1,024 tokens (`gpt2_cache_bytes`)?
-#
-# <details><summary>💡 Hint</summary>
-#
-# $2 \times$ layers $\times$ tokens $\times$ `n_embd` $\times 4$ bytes. `gpt.config` has our model's numbers.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-# BEGIN SOLUTION
-c = gpt.config
-our_cache_bytes = 2 * c.n_layer * c.block_size * c.n_embd * 4
-gpt2_cache_bytes = 2 * 12 * 1024 * 768 * 4
-# END SOLUTION
-
-# %% slideshow={"slide_type": "-"}
-full_cache = gen.KVCache()
-with torch.no_grad():
-    gpt(torch.zeros(1, gpt.config.block_size, dtype=torch.long), cache=full_cache)
-check("6.3a", our_cache_bytes, full_cache.nbytes(), hint="Keys and values: 2 × 4 layers × 128 tokens × 128 × 4.")
-check("6.3b", gpt2_cache_bytes, 75_497_472, hint="2 × 12 × 1024 × 768 × 4.")
-print(f"GPT-2 small: {75_497_472 / 2**20:.0f} MiB of cache per 1,024-token sequence; a batch of 64 such "
-      f"sequences needs {64 * 75_497_472 / 2**30:.1f} GiB, more than the model's own 0.5 GB")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Measuring the speed-up

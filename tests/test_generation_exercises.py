@@ -1,5 +1,5 @@
-"""Notebook 06's checks for exercises 6.4 (per-channel int8) and 6.5 (recall@k) accept the reference answer and
-reject the usual mistakes. The check cells are run as they stand in the notebook, with a function swapped in."""
+"""Notebook 06's checks for exercises 6.2 (top-k and top-p filters), 6.3 (attention with a KV cache), 6.4
+(per-channel int8) and 6.5 (recall@k) accept the reference answer and reject the usual mistakes. The check cells are run as they stand in the notebook, with a function swapped in."""
 
 import pytest
 import torch
@@ -160,3 +160,82 @@ def test_6_2_rejects_typical_mistakes(capsys, wrong_k, wrong_p, case):
     out, namespace = run_filters(capsys, wrong_k or top_k, wrong_p or top_p)
     assert "Exercise 6.2: not yet" in out and repr(case) in out, out
     assert namespace["top_k_logits"] is gen.top_k_filter
+
+
+# -- 6.3: attention_with_cache(attn, x, past) ---------------------------------------------------------------
+
+import torch.nn.functional as F  # noqa: E402
+
+from course_utils.model import CausalSelfAttention, GPTConfig  # noqa: E402
+
+
+def run_cached_attention(capsys, fn) -> tuple[str, dict]:
+    checks._RESULTS.pop("6.3", None)
+    namespace = {"torch": torch, "F": F, "gen": gen, "check_function": checks.check_function,
+                 "CausalSelfAttention": CausalSelfAttention, "GPTConfig": GPTConfig, "attention_with_cache": fn}
+    exec(notebook_cells.check_cell("06_generation", "6.3"), namespace)
+    return capsys.readouterr().out, namespace
+
+
+def notebook_attention_with_cache():
+    [cell] = [c for c in notebook_cells.notebook_cells("06_generation") if "def attention_with_cache(" in c]
+    namespace = {"torch": torch, "F": F}
+    exec(cell, namespace)
+    return namespace["attention_with_cache"]
+
+
+def cached(attn, x, past, *, offset=True, cat_dim=2, keep_new_only=False, mask=True):
+    B, T, C = x.shape
+    q, k, v = attn.c_attn(x).split(C, dim=2)
+    q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
+    new = (k, v)
+    if past is not None:
+        k, v = torch.cat((past[0], k), dim=cat_dim), torch.cat((past[1], v), dim=cat_dim)
+    P = k.size(2) - T
+    causal = torch.ones(T, P + T, dtype=torch.bool).tril(diagonal=P if offset else 0)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal if mask else None)
+    return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), new if keep_new_only else (k, v)
+
+
+def test_6_3_accepts_the_notebooks_solution_and_keeps_it(capsys):
+    step = notebook_attention_with_cache()
+    out, namespace = run_cached_attention(capsys, step)
+    assert out.strip() == "✅ Exercise 6.3: correct!"
+    assert namespace["attention_with_cache"] is step
+
+
+def test_6_3_reference_is_the_layer_on_all_tokens_at_once(capsys):
+    # the course's cached step, chunk by chunk, equals the layer on the whole text: the check's answer key is right
+    _, namespace = run_cached_attention(capsys, notebook_attention_with_cache())
+    for case, (n_head, x, chunks) in namespace["cache_cases"].items():
+        torch.manual_seed(0)
+        attn = CausalSelfAttention(GPTConfig(n_embd=x.size(-1), n_head=n_head)).eval()
+        outputs, keys, values = namespace["cached_run"](namespace["course_attention_with_cache"], case)
+        with torch.no_grad():
+            assert torch.allclose(outputs, attn(x), atol=1e-6), case
+        assert keys.shape == values.shape == (x.size(0), n_head, x.size(1), x.size(-1) // n_head)
+
+
+def test_6_3_blank_falls_back_to_the_course_step(capsys):
+    out, namespace = run_cached_attention(capsys, notebook_cells.blank)
+    assert "Exercise 6.3: not yet" in out and "Using the course GPT's own cached attention" in out, out
+    assert namespace["attention_with_cache"] is namespace["course_attention_with_cache"]
+
+
+@pytest.mark.parametrize("options, case", [
+    (dict(offset=False), "a prompt of 4, then 3 steps of one token"),      # the new token sees only key 0
+    (dict(mask=False), "no past: the prompt on its own, 5 tokens"),         # the prompt sees its future
+    (dict(keep_new_only=True), "a prompt of 4, then 3 steps of one token"),  # the cache forgets the past
+    (dict(cat_dim=1), "a prompt of 4, then 3 steps of one token"),          # appended as extra heads
+])
+def test_6_3_rejects_typical_mistakes(capsys, options, case):
+    out, namespace = run_cached_attention(capsys, lambda attn, x, past: cached(attn, x, past, **options))
+    assert "Exercise 6.3: not yet" in out and repr(case) in out, out
+
+
+def test_6_3_accepts_no_mask_for_single_steps(capsys):
+    # a mask offset for single steps only (no mask when T == 1) is right: the model does exactly that
+    def single_steps_unmasked(attn, x, past):
+        return cached(attn, x, past, mask=x.size(1) > 1)
+    out, _ = run_cached_attention(capsys, single_steps_unmasked)
+    assert out.strip() == "✅ Exercise 6.3: correct!"
