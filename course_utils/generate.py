@@ -36,7 +36,7 @@ References:
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -282,10 +282,15 @@ class KVCache:
 
 def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, generator: torch.Generator | None = None, use_cache: bool = True,
-           repetition_penalty: float | None = None) -> Iterator[torch.Tensor]:
+           repetition_penalty: float | None = None,
+           logits_processor: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+           ) -> Iterator[torch.Tensor]:
     """Yield the new tokens one step at a time, each (B, 1), as a chat interface shows them. The first
     one costs a pass over the whole prompt (the *prefill*: time to first token); each later one costs a
-    pass over one token with the cache (*decode*), or over the whole text again without it."""
+    pass over one token with the cache (*decode*), or over the whole text again without it.
+    logits_processor: a function (logits (B, V), text so far (B, T)) -> logits (B, V), applied at every step
+    after the repetition penalty and before sampling (the role of Hugging Face's ``logits_processor``;
+    notebook 06 passes the student's own repetition penalty)."""
     _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
     if not is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
@@ -295,12 +300,16 @@ def stream(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1
     check_token_ids(idx)
     if repetition_penalty is not None:
         apply_repetition_penalty(torch.zeros(1, 1), torch.zeros(1, 1, dtype=torch.long), repetition_penalty)
+    if logits_processor is not None and not callable(logits_processor):
+        raise TypeError(f"logits_processor must be a function (logits, text) -> logits, got "
+                        f"{type(logits_processor).__name__}")
     return _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
-                   repetition_penalty)
+                   repetition_penalty, logits_processor)
 
 
 @torch.inference_mode()
-def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache, repetition_penalty):
+def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache, repetition_penalty,
+            logits_processor):
     # inference_mode, lighter than no_grad (no version counters), matters at one token a step: the work is so
     # small that overheads show. The cache's buffers and the logits are then "inference tensors".
     block_size = model.config.block_size
@@ -318,6 +327,12 @@ def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, us
             logits = model(new, cache=cache)[0][:, -1, :]
         if repetition_penalty is not None:
             logits = apply_repetition_penalty(logits, text, repetition_penalty)
+        if logits_processor is not None:
+            logits = logits_processor(logits, text)
+            if not isinstance(logits, torch.Tensor) or logits.shape != (text.size(0), model.config.vocab_size):
+                raise ValueError(f"logits_processor must return logits of shape ({text.size(0)}, "
+                                 f"{model.config.vocab_size}), got "
+                                 f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else logits!r}")
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
         text = torch.cat((text, token), dim=1)
         yield token
@@ -327,14 +342,15 @@ def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, us
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
              use_cache: bool = True, repetition_penalty: float | None = None,
-             stop_token: int | None = None) -> torch.Tensor:
+             stop_token: int | None = None,
+             logits_processor: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Append up to max_new_tokens tokens to idx (B, T) and return (B, T + new). temperature 0 is greedy.
 
     With or without the cache it returns the same tokens for the same generator (the logits agree up to
     float rounding). ``stop_token``: stop early once every row has produced it
     (rows keep being sampled until then, so the tokens up to each row's first stop are unchanged)."""
     steps = stream(model, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
-                   repetition_penalty)
+                   repetition_penalty, logits_processor)
     pieces = [idx]
     done = None
     for token in steps:

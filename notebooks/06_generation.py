@@ -478,7 +478,72 @@ assert sum(map(wrong_pet, rejected)) / len(rejected) > 0.6, "most rejected stori
 # repeated 20-token runs: runs of 20 tokens that already occurred earlier in the same text. storyworld's text
 # is formulaic, yet 800 tokens of real stories repeat no such run. A common fix for loops is the **repetition
 # penalty** of CTRL (Keskar et al. 2019): before choosing, divide the logit of every token already in the text
-# by $\theta > 1$ (multiply it, if negative). Greedy decoding with and without it:
+# by $\theta > 1$ (multiply it, if negative), so that it becomes less likely either way.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.3 — the repetition penalty
+# Write `penalize_repetition(logits, previous, theta)`: `logits` is `(B, V)`, one row of next-token logits
+# per text, and `previous` is `(B, T)`, the token IDs of each text so far. Return new logits where every
+# token that occurs in *its own row's* text has its logit $z$ replaced by $z / \theta$ if $z > 0$ and by
+# $z \cdot \theta$ otherwise; a token seen several times is penalized once; the other logits are unchanged.
+# The check compares yours with `course_utils.generate.apply_repetition_penalty` on seven cases; the greedy
+# texts below are then written with your penalty, passed to the course's decoding loop as a
+# `logits_processor`.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Only the logits of seen tokens change, and each moves *towards less likely*: dividing a
+#    negative logit by $\theta$ would raise it.
+# 2. **The approach.** `torch.gather(logits, 1, previous)` reads, row by row, the logits of the seen tokens
+#    (a repeated token is read twice, and gets the same new value twice); `torch.where` picks divide or
+#    multiply; `scatter` writes them back into a copy. Or build a boolean `(B, V)` mask of seen tokens with
+#    `scatter` and apply `torch.where` to the whole matrix.
+# 3. **A skeleton.**
+#    ```python
+#    seen = torch.gather(logits, 1, ___)                      # (B, T)
+#    seen = torch.where(seen > 0, ___, ___)
+#    return logits.scatter(1, ___, seen)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def penalize_repetition(logits, previous, theta):
+    # BEGIN SOLUTION
+    seen = torch.gather(logits, 1, previous)                      # (B, T): each text's seen tokens
+    seen = torch.where(seen > 0, seen / theta, seen * theta)      # less likely, whatever the sign
+    return logits.scatter(1, previous, seen)
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+penalty_generator = torch.Generator().manual_seed(64)
+penalty_cases = {  # what each case tests: (logits, previous, theta)
+    "one text, positive and negative logits": (torch.tensor([[2.0, -1.0, 0.5, 3.0, -2.0]]), torch.tensor([[0, 1]]), 2.0),
+    "a token seen three times: penalized once": (torch.tensor([[2.0, -1.0, 0.5, 3.0]]), torch.tensor([[3, 3, 3]]), 2.0),
+    "2 texts, each with its own history": (torch.randn(2, 12, generator=penalty_generator) * 3,
+                                           torch.tensor([[0, 1, 2, 5], [7, 7, 8, 11]]), 1.5),
+    "theta 1: nothing changes": (torch.randn(3, 10, generator=penalty_generator), torch.tensor([[1], [2], [3]]), 1.0),
+    "a zero logit stays zero": (torch.tensor([[0.0, 1.0, -1.0]]), torch.tensor([[0, 1, 2]]), 3.0),
+    "theta below 1 favours repeats": (torch.tensor([[2.0, -1.0, 0.5]]), torch.tensor([[0, 1]]), 0.5),
+    "4 texts of 20 tokens, 50-token vocabulary": (torch.randn(4, 50, generator=penalty_generator) * 2,
+                                                  torch.randint(50, (4, 20), generator=penalty_generator), 1.2),
+}
+
+
+def penalized(penalty_function, case):
+    logits, previous, theta = penalty_cases[case]
+    return penalty_function(logits.clone(), previous, theta)      # a copy: yours may change it in place
+
+
+if not check_function("6.3", lambda case: penalized(penalize_repetition, case),
+                      [((case,), penalized(gen.apply_repetition_penalty, case)) for case in penalty_cases],
+                      hint="each case is named by what it tests. Per row, only tokens in that row's text change: "
+                           "z / θ where z > 0, z · θ otherwise, once per token however often it was seen."):
+    print("Using the course's penalty, course_utils.generate.apply_repetition_penalty, from here on.")
+    penalize_repetition = gen.apply_repetition_penalty
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Greedy decoding without and with your penalty:
 
 # %% slideshow={"slide_type": "-"}
 def repeated_share(ids, n=20):
@@ -489,6 +554,11 @@ def repeated_share(ids, n=20):
         repeats += run in seen
         seen.add(run)
     return repeats / (len(ids) - n + 1)
+
+
+def your_penalty(theta):
+    """generate's settings for decoding with your penalize_repetition at this theta."""
+    return dict(logits_processor=lambda logits, text: penalize_repetition(logits, text, theta))
 
 
 def describe(name, ids):
@@ -502,7 +572,7 @@ def describe(name, ids):
 LONG = 800
 real_text = tokenizer.encode("\n" + "\n".join(s.text for s in test_stories))[:LONG + 1]
 looping = gen.generate(gpt, torch.full((1, 1), NEWLINE), LONG, temperature=0)[0].tolist()
-unlooped = gen.generate(gpt, torch.full((1, 1), NEWLINE), LONG, temperature=0, repetition_penalty=1.2)[0].tolist()
+unlooped = gen.generate(gpt, torch.full((1, 1), NEWLINE), LONG, temperature=0, **your_penalty(1.2))[0].tolist()
 shares = {"real stories": describe("real stories", real_text),
           "greedy": describe("greedy", looping),
           "greedy, penalty 1.2": describe("greedy, penalty 1.2", unlooped)}
@@ -521,10 +591,10 @@ assert shares["greedy, penalty 1.2"] < 0.05, "with the penalty the greedy text n
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 penalties = [1.0, 1.2, 1.5, 2.0]
-penalty_results = [judge(sample_stories(temperature=1.0, repetition_penalty=theta)) for theta in penalties]
+penalty_results = [judge(sample_stories(temperature=1.0, **your_penalty(theta))) for theta in penalties]
 for theta, r in zip(penalties, penalty_results):
     print(f"penalty {theta:.1f}: {r['grammatical']:.0%} grammatical, {r['distinct']:.0%} distinct")
-print("\n" + sample_stories(n=1, seed=3, temperature=1.0, repetition_penalty=2.0)[0])
+print("\n" + sample_stories(n=1, seed=3, temperature=1.0, **your_penalty(2.0))[0])
 share = dict(zip(penalties, (r["grammatical"] for r in penalty_results)))
 assert share[1.2] < share[1.0] - 0.15, "already at 1.2 the penalty costs many grammatical stories"
 assert share[1.5] <= 0.1 and share[2.0] <= 0.1, "from 1.5 on (almost) no story stays grammatical"
@@ -567,7 +637,7 @@ DecodingExplorer(gpt, tokenizer, prompt="Once upon a time, there was a little gi
 # and feed the model only the newest token.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.3 — attention with a KV cache
+# ### Exercise 6.4 — attention with a KV cache
 # Write `attention_with_cache(attn, x, past)`: one causal self-attention layer of the course GPT
 # (`attn`, a `course_utils.model.CausalSelfAttention`) run on the *new* tokens `x` only, `(B, T, C)`, given
 # `past`, the keys and values of the `P` tokens before them (a pair of `(B, n_head, P, head_size)` tensors),
@@ -656,7 +726,7 @@ def cached_run(step, case):
     return torch.cat(outputs, dim=1), past[0], past[1]
 
 
-if not check_function("6.3", lambda case: cached_run(attention_with_cache, case),
+if not check_function("6.4", lambda case: cached_run(attention_with_cache, case),
                       [((case,), cached_run(course_attention_with_cache, case)) for case in cache_cases],
                       hint="each case is named by what it tests. Concatenate past and new keys and values along "
                            "the token axis (dim=2), and offset the causal mask: tril(diagonal=P), P the cached "
@@ -1048,7 +1118,7 @@ assert torch_int8 is None or torch_steps <= 0.5 + 1e-3, "PyTorch's int8 weights 
 # calibration set, and methods such as GPTQ or AWQ that choose the rounding to keep each layer's outputs.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.4 — clip the outliers
+# ### Exercise 6.5 — clip the outliers
 # A few very large weights set a row's scale and make the steps coarse for all the others. **Clipping** shrinks
 # the scale to $s_r = c \cdot \max_j |W_{rj}| / 127$ with $0 < c \le 1$ and clamps the weights beyond it to
 # $\pm 127$ steps: the largest weights get worse, all the others finer. Write `fake_quantize_int8(w, clip)`:
@@ -1079,7 +1149,7 @@ def pytorch_fake_quantize(w, clip):
 
 rows = torch.tensor([[2.54, -1.0, 0.5], [0.0254, 0.01, -0.02]])      # two rows 100× apart
 random_w = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
-check_function("6.4", fake_quantize_int8, [
+check_function("6.5", fake_quantize_int8, [
     ((rows, 1.0), rows),                                               # steps 0.02 and 0.0002: exact
     ((rows, 0.5), torch.tensor([[1.27, -1.0, 0.5], [0.0127, 0.01, -0.0127]])),   # the largest clamped
     ((random_w, 1.0), pytorch_fake_quantize(random_w, 1.0)),
@@ -1417,7 +1487,7 @@ plt.show()
 #   model read them all, or rerank them; our 128-token window holds only one story.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.5 — recall@k
+# ### Exercise 6.6 — recall@k
 # Write `recall_at_k(similarity, right, k)`: `similarity` is a (questions, documents) tensor, `right[q]` the
 # index of question `q`'s right document. Return, as a Python float, the share of questions whose right
 # document is among the `k` most similar ones.
@@ -1439,7 +1509,7 @@ def recall_at_k(similarity, right, k):
 # %% slideshow={"slide_type": "-"}
 square = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8]])           # 2 questions, 3 documents
 wide = torch.tensor([[0.1, 0.4, 0.3, 0.2], [0.5, 0.1, 0.2, 0.6]])    # 2 questions, 4 documents
-check_function("6.5", recall_at_k, [
+check_function("6.6", recall_at_k, [
     ((square, torch.tensor([0, 1]), 1), 0.5),
     ((square, torch.tensor([0, 1]), 2), 1.0),
     ((wide, torch.tensor([2, 1]), 2), 0.5),
@@ -1560,7 +1630,7 @@ plt.show()
 # tokens make long reasoning and a large $N$ affordable.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 6.6 — how many samples?
+# ### Exercise 6.7 — how many samples?
 # With a perfect checker and a single-sample accuracy of $p = 1/6$, how many samples `n_needed` does
 # best-of-N need to be right at least 90% of the time? Use the formula, not the simulation.
 #
@@ -1575,8 +1645,8 @@ n_needed = math.ceil(math.log(0.1) / math.log(5 / 6))
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("6.6", n_needed, 13, hint="The smallest N with 1 - (5/6)**N >= 0.9.")
-check_true("6.6b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_needed - 1),
+check("6.7", n_needed, 13, hint="The smallest N with 1 - (5/6)**N >= 0.9.")
+check_true("6.7b", lambda: 1 - (5 / 6) ** n_needed >= 0.9 > 1 - (5 / 6) ** (n_needed - 1),
            message_if_false="N should be the smallest number of samples that reaches 90%",
            hint="Try your N and N - 1 in the formula.")
 

@@ -27,5 +27,19 @@ def run_check_cell(name: str, capsys, exercise: str, namespace: dict) -> str:
     return capsys.readouterr().out
 
 
+def run_check(name: str, capsys, exercise: str, **namespace) -> tuple[str, dict]:
+    """Run notebook `name`'s check cell for `exercise` with these names defined (the student's answer among
+    them); return what it printed and the namespace after it (which answer the notebook goes on with)."""
+    return run_check_cell(name, capsys, exercise, namespace), namespace
+
+
+def solution(name: str, defines: str, **namespace) -> dict:
+    """Run notebook `name`'s solution cell that contains `defines` (e.g. "def attention(") in these names;
+    return the namespace, which then holds what the cell defines."""
+    [cell] = [c for c in notebook_cells(name) if defines in c and "# BEGIN SOLUTION" in c]
+    exec(cell, namespace)
+    return namespace
+
+
 def blank(*args):  # what a handout's function is before the student writes it: its body is `...`
     ...

@@ -284,6 +284,36 @@ def test_top_p_generation_with_and_without_cache_agree():
     assert torch.equal(c, d)
 
 
+
+def test_a_logits_processor_acts_at_every_step_before_sampling():
+    """generate(logits_processor=f) calls f(logits, text so far) at each step: the built-in repetition penalty
+    passed as a processor gives the same tokens, and a processor that bans a token keeps it out."""
+    model = tiny_gpt()
+    prompt = torch.randint(50, (2, 3), generator=torch.Generator().manual_seed(0))
+    built_in = gen.generate(model, prompt, 20, 1.0, repetition_penalty=1.5, generator=torch.Generator().manual_seed(4))
+    as_processor = gen.generate(model, prompt, 20, 1.0, generator=torch.Generator().manual_seed(4),
+                                logits_processor=lambda logits, text: gen.apply_repetition_penalty(logits, text, 1.5))
+    assert torch.equal(built_in, as_processor)
+    greedy = gen.generate(model, prompt, 10, 0)
+    banned = int(greedy[0, 3])
+    seen_lengths = []
+
+    def ban(logits, text):
+        seen_lengths.append(text.size(1))
+        return logits.index_fill(1, torch.tensor([banned]), float("-inf"))
+    out = gen.generate(model, prompt, 10, 0, logits_processor=ban)
+    assert not (out[:, 3:] == banned).any() and seen_lengths == list(range(3, 13))
+
+
+@pytest.mark.parametrize("processor, error, says", [
+    ("not a function", TypeError, "logits_processor must be a function"),
+    (lambda logits, text: logits[:, :5], ValueError, "must return logits of shape"),
+    (lambda logits, text: None, ValueError, "must return logits of shape"),
+])
+def test_a_bad_logits_processor_is_named(processor, error, says):
+    with pytest.raises(error, match=says):
+        gen.generate(tiny_gpt(), torch.zeros(1, 2, dtype=torch.long), 3, logits_processor=processor)
+
 def test_the_cache_grows_its_buffers_in_place_and_keeps_what_it_holds():
     """Keys and values are written into buffers allocated ahead; a full buffer is replaced by a larger one
     with the same contents, never larger than the window."""
