@@ -86,10 +86,13 @@ def _matches(name: str, targets: Iterable[str]) -> bool:
 
 
 def apply_lora(model: nn.Module, targets: Iterable[str] = GPT_LORA_TARGETS, rank: int = 4,
-               alpha: float | None = None, freeze: bool = True, seed: int = 0) -> list[str]:
+               alpha: float | None = None, freeze: bool = True, seed: int = 0,
+               adapter: type[nn.Module] = LoRALinear) -> list[str]:
     """Replace, in place, every nn.Linear whose name ends with one of `targets` by a LoRALinear around it.
     With freeze (the default), every other parameter of the model is frozen first, so only the LoRA matrices
-    train. Returns the names of the wrapped layers. Each wrapper's A is seeded from `seed` and its index."""
+    train. Returns the names of the wrapped layers. Each wrapper's A is seeded from `seed` and its index.
+    adapter: the wrapping class, called as adapter(layer, rank, alpha, seed=...) (notebook 07 passes the
+    student's own); it must hold lora_A and lora_B and have merge(), as LoRALinear does."""
     targets = tuple(targets)
     if freeze:
         for p in model.parameters():
@@ -100,13 +103,18 @@ def apply_lora(model: nn.Module, targets: Iterable[str] = GPT_LORA_TARGETS, rank
     for i, name in enumerate(names):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, LoRALinear(getattr(parent, child), rank, alpha, seed=seed * 10_007 + i))
+        setattr(parent, child, adapter(getattr(parent, child), rank, alpha, seed=seed * 10_007 + i))
     return names
 
 
+def _is_adapter(module: nn.Module) -> bool:
+    """A LoRALinear, or another class apply_lora was given: it holds lora_A and lora_B and can merge."""
+    return isinstance(module, LoRALinear) or all(hasattr(module, a) for a in ("lora_A", "lora_B", "merge"))
+
+
 def merge_lora(model: nn.Module) -> nn.Module:
-    """Replace, in place, every LoRALinear by its merged nn.Linear. Returns the model."""
-    names = [name for name, m in model.named_modules() if isinstance(m, LoRALinear)]
+    """Replace, in place, every LoRALinear (or other adapter) by its merged nn.Linear. Returns the model."""
+    names = [name for name, m in model.named_modules() if _is_adapter(m)]
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
@@ -115,8 +123,8 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 
 def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The A and B matrices of every LoRALinear in the model."""
-    return [p for m in model.modules() if isinstance(m, LoRALinear) for p in (m.lora_A, m.lora_B)]
+    """The A and B matrices of every LoRALinear (or other adapter) in the model."""
+    return [p for m in model.modules() if _is_adapter(m) for p in (m.lora_A, m.lora_B)]
 
 
 def trainable_parameters(model: nn.Module) -> tuple[int, int]:

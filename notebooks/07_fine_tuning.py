@@ -130,6 +130,72 @@ print(f"[{cls_train[0].topic}] {cls_train[0].text}")
 # $h_T \in \mathbb{R}^{128}$, and maps it to one score per class with a new linear layer:
 # $\text{logits} = W h_T + b$, $W \in \mathbb{R}^{3 \times 128}$. The language-model head is not used.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7.1 — the head on the last real token
+# Write `classify(h, lengths, head)`: `h` is the GPT's final hidden states `(B, T, C)` of a right-padded batch,
+# `lengths` the number of real tokens of each sequence `(B,)` (or `None` when no sequence is padded), `head`
+# an `nn.Linear(C, n_classes)`. Return the class logits `(B, n_classes)`, read from each sequence's **last
+# real** token. The check compares yours with the course's `GPTClassifier` (its `last_token` and a head with
+# the same weights) on six cases; the three training runs below then classify with yours.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Under causal attention only the last real token has seen the whole story; the positions
+#    after it hold padding, which the story never attended to.
+# 2. **The approach.** Sequence $b$'s last real token sits at position `lengths[b] - 1`. Pick one position
+#    per row with two index tensors, `h[rows, positions]`, where `rows = torch.arange(B)`: that gives `(B, C)`.
+#    (`h[:, lengths - 1]` would take every listed position from every row.) Then apply `head`.
+# 3. **A skeleton.**
+#    ```python
+#    if lengths is None:
+#        last = h[:, ___]
+#    else:
+#        last = h[torch.arange(h.size(0)), ___]              # (B, C)
+#    return head(___)
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def classify(h, lengths, head):
+    # BEGIN SOLUTION
+    if lengths is None:
+        return head(h[:, -1])                                  # every sequence is full: the last position
+    return head(h[torch.arange(h.size(0)), lengths - 1])       # (B, n_classes): each row's last real token
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+head_generator = torch.Generator().manual_seed(71)
+head_cases = {  # what each case tests: (hidden states, lengths, n_classes)
+    "3 stories of lengths 6, 2 and 4": (torch.randn(3, 6, 8, generator=head_generator), torch.tensor([6, 2, 4]), 3),
+    "no padding: lengths None": (torch.randn(2, 5, 8, generator=head_generator), None, 3),
+    "every story full length": (torch.randn(2, 5, 8, generator=head_generator), torch.tensor([5, 5]), 3),
+    "one story of one token": (torch.randn(1, 1, 8, generator=head_generator), torch.tensor([1]), 2),
+    "5 stories, 10 classes": (torch.randn(5, 7, 16, generator=head_generator), torch.tensor([3, 7, 1, 6, 2]), 10),
+    "2 stories, one class score": (torch.randn(2, 4, 8, generator=head_generator), torch.tensor([2, 3]), 1),
+}
+
+
+def head_logits(classify_function, case):
+    h, lengths, n_classes = head_cases[case]
+    torch.manual_seed(0)
+    head = nn.Linear(h.size(-1), n_classes)                    # random weights and bias, the same for both
+    with torch.no_grad():
+        return classify_function(h, lengths, head)
+
+
+def course_classify(h, lengths, head):
+    """The course's: GPTClassifier.last_token picks each row's last real token, then the head."""
+    return head(GPTClassifier.last_token(h, lengths))
+
+
+if not check_function("7.1", lambda case: head_logits(classify, case),
+                      [((case,), head_logits(course_classify, case)) for case in head_cases],
+                      hint="each case is named by what it tests. Row b's last real token is at lengths[b] - 1: "
+                           "index with h[torch.arange(B), lengths - 1], or h[:, -1] when lengths is None."):
+    print("Using the course's head, GPTClassifier.last_token then the linear head, from here on.")
+    classify = course_classify
+
 # %% slideshow={"slide_type": "-"}
 def encode_stories(stories):
     ids = [tokenizer.encode("\n" + s.text) for s in stories]
@@ -179,7 +245,7 @@ def train_classifier(first_trainable, steps=60, seed=0):
 
     def logits(rows, x, lengths, low):
         h = hidden_states(gpt, x=low[rows], first=first_trainable) if low is not None else hidden_states(gpt, x[rows])
-        return model.head(model.last_token(h, lengths[rows]))
+        return classify(h, lengths[rows], model.head)            # your head on the last real token
 
     optimizer = torch.optim.AdamW([{"params": [p for p in gpt.parameters() if p.requires_grad], "lr": 3e-4},
                                    {"params": model.head.parameters(), "lr": 1e-2}], weight_decay=0.0)
@@ -247,7 +313,7 @@ for s, p in zip(cls_val[:4], probs):
 assert [TOPICS[i] for i in probs.argmax(-1)] == [s.topic for s in cls_val[:4]], "all four predicted right"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.1 — zero-shot, without any head
+# ### Exercise 7.2 — zero-shot, without any head
 # Some labels need no fine-tuning at all. The ending of a story (happy or sad) is written in its last word,
 # which the pretrained language model has learned to predict. Write `zero_shot_ending(story)` that cuts the
 # story just before its final emotion word (keep the text up to and including the last `" was"`), runs the
@@ -274,7 +340,7 @@ def zero_shot_ending(story):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("7.1", zero_shot_ending, [((s,), s.ending) for s in cls_val[:12]],
+check_function("7.2", zero_shot_ending, [((s,), s.ending) for s in cls_val[:12]],
                hint="Compare the summed probabilities of ' happy', ' proud', ' glad' with ' sad', ' angry', ' lonely'.")
 zero_shot = sum(zero_shot_ending(s) == s.ending for s in cls_val) / len(cls_val)
 print(f"zero-shot ending accuracy on {len(cls_val)} validation stories: {zero_shot:.1%} "
@@ -409,7 +475,7 @@ print(f"unmasked loss (every token, story included): {full_loss.item():.2f}")
 assert diff < 1e-5 and prompt_grad == 0 and example.n_scored == len(sft_tokenizer.encode(response))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.2 — mask the prompt
+# ### Exercise 7.3 — mask the prompt
 # Write `mask_prompt(prompt_ids, response_ids)` that returns `(inputs, targets)` as lists: the inputs are all
 # tokens but the last, the targets all tokens but the first, and every target that belongs to the prompt
 # replaced by `-100`.
@@ -431,7 +497,7 @@ def mask_prompt(prompt_ids, response_ids):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("7.2", mask_prompt, [
+check_function("7.3", mask_prompt, [
     (([5, 6, 7], [8, 9]), ([5, 6, 7, 8], [-100, -100, 8, 9])),
     (([1], [2]), ([1], [2])),
     ((sft_tokenizer.encode(prompt), sft_tokenizer.encode(response)),
@@ -605,30 +671,111 @@ assert lm_mixed < 1.3 * lm_before, "story writing survives: LM loss close to the
 # instead of $d_\text{in} d_\text{out}$. After training it can be **merged**: $W' = W + \Delta W$ is one
 # ordinary matrix, so inference costs nothing extra.
 
-# %% slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7.4 — LoRA's forward pass and its merge
+# `MyLoRALinear` below wraps a frozen `nn.Linear` (`self.base`, weight $W$ and maybe a bias) and holds
+# `lora_A` $(r \times d_\text{in})$, `lora_B` $(d_\text{out} \times r)$ and `scaling` $= \alpha / r$. Write
+#
+# - `forward(x)`: $W x + b + \frac{\alpha}{r} B A x$ for `x` of shape `(..., d_in)` (one vector, a batch, a
+#   batch of sequences), without ever forming the $d_\text{out} \times d_\text{in}$ matrix $BA$;
+# - `merge()`: a new plain `nn.Linear` with weight $W + \frac{\alpha}{r} B A$ and the base's bias (or none,
+#   when the base has none), which computes the same function.
+#
+# The check gives yours and the course's `course_utils.lora.LoRALinear` the same random $A$ and $B$ (a
+# trained $B$ is not zero) and compares outputs, merged outputs and merged parameters on five cases. Every
+# LoRA run below (the fine-tuning, the merge and the rank sweep) then trains *your* adapters.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** The frozen path and the low-rank path are added. The low-rank path squeezes $x$ to $r$
+#    numbers with $A$ and expands them with $B$; merging folds that path into the weight once.
+# 2. **The approach.** `nn.Linear` computes $x W^\top + b$, so the low-rank path on a row vector is
+#    `x @ A.T @ B.T` (cost $r(d_\text{in} + d_\text{out})$ per token). In `merge`, build
+#    `nn.Linear(d_in, d_out, bias=...)` and `copy_` into its parameters under `torch.no_grad()`: $B A$ is
+#    $(d_\text{out} \times d_\text{in})$, the shape of $W$.
+# 3. **A skeleton.**
+#    ```python
+#    def forward(self, x):
+#        return self.base(x) + self.scaling * (x @ ___ @ ___)
+#
+#    def merge(self):
+#        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=___)
+#        with torch.no_grad():
+#            merged.weight.copy_(self.base.weight + ___)
+#            if self.base.bias is not None:
+#                merged.bias.copy_(___)
+#        return merged
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
 class MyLoRALinear(nn.Module):
-    def __init__(self, base_layer, rank, alpha, seed=0):
+    def __init__(self, base_layer, rank, alpha=None, seed=0):
         super().__init__()
         self.base = base_layer
         for p in self.base.parameters():
             p.requires_grad_(False)                                   # W and b stay frozen
-        self.scaling = alpha / rank
+        self.scaling = (rank if alpha is None else alpha) / rank
         bound = 1 / base_layer.in_features ** 0.5
         g = torch.Generator().manual_seed(seed)
         self.lora_A = nn.Parameter(torch.rand(rank, base_layer.in_features, generator=g) * 2 * bound - bound)
-        self.lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))
+        self.lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))   # zero: start at the base model
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T @ self.lora_B.T)
+        # BEGIN SOLUTION
+        return self.base(x) + self.scaling * (x @ self.lora_A.T @ self.lora_B.T)   # (..., d_out)
+        # END SOLUTION
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features)
+        # BEGIN SOLUTION
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
         with torch.no_grad():
             merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            merged.bias.copy_(self.base.bias)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
         return merged
+        # END SOLUTION
 
 
+# %% slideshow={"slide_type": "-"}
+lora_generator = torch.Generator().manual_seed(73)
+lora_cases = {  # what each case tests: (base layer, rank, alpha, input)
+    "rank 4, alpha 8, a batch of 2 sequences of 3 tokens": (nn.Linear(6, 5), 4, 8.0,
+                                                           torch.randn(2, 3, 6, generator=lora_generator)),
+    "rank 1, alpha 1, one vector": (nn.Linear(6, 5), 1, 1.0, torch.randn(6, generator=lora_generator)),
+    "rank 2, alpha 16, 4 rows": (nn.Linear(8, 3), 2, 16.0, torch.randn(4, 8, generator=lora_generator)),
+    "a base layer without bias": (nn.Linear(8, 3, bias=False), 2, 4.0, torch.randn(4, 8, generator=lora_generator)),
+    "alpha None: scaling 1, rank 3": (nn.Linear(5, 7), 3, None, torch.randn(2, 5, generator=lora_generator)),
+}
+
+
+def lora_outputs(adapter_class, case):
+    """The adapter's output, its merged layer's output, and the merged weight and bias, with the same random
+    A and B for every adapter class."""
+    base, rank, alpha, x = lora_cases[case]
+    adapter = adapter_class(copy.deepcopy(base), rank, alpha)
+    generator = torch.Generator().manual_seed(74)
+    with torch.no_grad():
+        adapter.lora_A.copy_(torch.randn(adapter.lora_A.shape, generator=generator))
+        adapter.lora_B.copy_(torch.randn(adapter.lora_B.shape, generator=generator))
+        y = adapter(x)
+        merged = None if y is None else adapter.merge()
+        if merged is None:
+            return None
+        return y, merged(x), merged.weight, merged.bias
+
+
+if not check_function("7.4", lambda case: lora_outputs(MyLoRALinear, case),
+                      [((case,), lora_outputs(LoRALinear, case)) for case in lora_cases],
+                      hint="each case is named by what it tests. forward: base(x) + scaling · x Aᵀ Bᵀ; merge: an "
+                           "nn.Linear with W + scaling · B A and the base's bias, or bias=False without one."):
+    print("Using the course's LoRALinear, course_utils.lora.LoRALinear, from here on.")
+    MyLoRALinear = LoRALinear
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# On the GPT's own attention layer, against the course's adapter:
+
+# %% slideshow={"slide_type": "-"}
 layer = extended.transformer.h[0].attn.c_attn                       # 128 → 384: q, k and v at once
 ours, package = MyLoRALinear(layer, rank=4, alpha=8, seed=1), LoRALinear(layer, rank=4, alpha=8, seed=1)
 with torch.no_grad():                                                  # pretend training moved B
@@ -637,8 +784,8 @@ with torch.no_grad():                                                  # pretend
 h = torch.randn(2, 10, 128, generator=torch.Generator().manual_seed(3))
 d_package = (ours(h) - package(h)).abs().max().item()
 d_merge = (ours.merge()(h) - ours(h)).abs().max().item()
-print(f"max |ours − course_utils.lora.LoRALinear| = {d_package:.1e}", "✓" if d_package < 1e-6 else "✗")
-print(f"max |merged layer − LoRA layer|          = {d_merge:.1e}", "✓" if d_merge < 1e-5 else "✗")
+print(f"max |yours − course_utils.lora.LoRALinear| = {'< 1e-6 ✓' if d_package < 1e-6 else f'{d_package:.1e} ✗'}")
+print(f"max |merged layer − LoRA layer|           = {'< 1e-5 ✓' if d_merge < 1e-5 else f'{d_merge:.1e} ✗'}")
 assert d_package < 1e-6 and d_merge < 1e-5
 print(f"this layer: {layer.weight.numel():,} weights; rank-4 LoRA trains {4 * (128 + 384):,}")
 
@@ -652,7 +799,7 @@ print(f"this layer: {layer.weight.numel():,} weights; rank-4 LoRA trains {4 * (1
 # NBVAL_IGNORE_OUTPUT
 def lora_sft(rank, steps=100, lr=3e-3):
     model = copy.deepcopy(extended)
-    apply_lora(model, rank=rank, alpha=2 * rank)
+    apply_lora(model, rank=rank, alpha=2 * rank, adapter=MyLoRALinear)   # your adapters
     lora_only, total = trainable_parameters(model)
     fraction = trainable_fraction(model)
     train_only_rows(model.transformer.wte.weight, [sft_tokenizer.stoi[p] for p in missing])
@@ -689,7 +836,7 @@ assert diff < 1e-4 and lora_model.num_parameters() == extended.num_parameters()
 assert torch.equal(answer_correct(lora_model, sft_val, PAD).float().mean(), torch.tensor(lora4["accuracy"]))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.3 — count LoRA's parameters
+# ### Exercise 7.5 — count LoRA's parameters
 # A rank-$r$ adapter on a linear layer $d_\text{in} \to d_\text{out}$ adds $r(d_\text{in} + d_\text{out})$
 # parameters. Each course GPT block has four targets: $128 \to 384$, $128 \to 128$, $128 \to 512$ and
 # $512 \to 128$. How many LoRA parameters does rank 16 add to the 4-block model? Store it in
@@ -708,7 +855,7 @@ lora16_params = 4 * 16 * ((128 + 384) + (128 + 128) + (128 + 512) + (512 + 128))
 # %% slideshow={"slide_type": "-"}
 probe = copy.deepcopy(extended)
 apply_lora(probe, rank=16)
-check("7.3", lora16_params, trainable_parameters(probe)[0],
+check("7.5", lora16_params, trainable_parameters(probe)[0],
       hint="Add r × (d_in + d_out) over the four layers of a block, then multiply by the number of blocks.")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -770,31 +917,18 @@ assert lm_mixed < sweep[1]["lm"], "the pretraining mix stays closest to the pret
 # 3. train a LoRA adapter on them; evaluate on held-out examples *and* on what the model must not forget
 #    (section 4); merge the adapter or serve it beside the base model.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.4 — merge by hand
-# Take the rank-1 model's first-block attention adapter, `sweep[1]["model"].transformer.h[0].attn.c_attn`
-# (a `LoRALinear`), and compute its merged weight matrix $W + \frac{\alpha}{r} B A$ yourself from `.base.weight`,
-# `.scaling`, `.lora_A` and `.lora_B`. Store it in `merged_weight`.
-#
-# <details><summary>💡 Hint</summary>
-#
-# `adapter.base.weight + adapter.scaling * adapter.lora_B @ adapter.lora_A` — mind the order: $B$ is
-# $(d_\text{out} \times r)$ and $A$ is $(r \times d_\text{in})$.
-# </details>
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-adapter = sweep[1]["model"].transformer.h[0].attn.c_attn
-# BEGIN SOLUTION
-merged_weight = (adapter.base.weight + adapter.scaling * adapter.lora_B @ adapter.lora_A).detach()
-# END SOLUTION
+# %% [markdown] slideshow={"slide_type": "-"}
+# **How low is the rank of a trained update?** The rank-1 run's first attention adapter, merged by your
+# `merge()`: what training added to the frozen weight, $W' - W = \frac{\alpha}{r} B A$, is a
+# $384 \times 128$ matrix of rank 1, however long it trained.
 
 # %% slideshow={"slide_type": "-"}
-check("7.4", merged_weight, adapter.merge().weight.detach(),
-      hint="W has shape (384, 128); B @ A must have the same shape.")
-check_true("7.4b", ... if merged_weight is ... else  # `...`: not attempted yet
-           torch.linalg.matrix_rank(merged_weight - adapter.base.weight.detach()).item() <= 1,
-           message_if_false="the update of a rank-1 adapter has rank at most 1",
-           hint="Subtract the frozen weight: what is left is (α/r) B A.")
+adapter = sweep[1]["model"].transformer.h[0].attn.c_attn
+update = (adapter.merge().weight - adapter.base.weight).detach()                 # (384, 128)
+update_rank = torch.linalg.matrix_rank(update).item()
+print(f"W' − W: shape {tuple(update.shape)}, rank {update_rank}, "
+      f"{update.numel():,} numbers made of {adapter.lora_A.numel() + adapter.lora_B.numel():,} trained ones")
+assert update_rank == 1
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Few-shot in-context learning, measured
@@ -840,7 +974,7 @@ print(f"{len(queries)} held-out questions {dict(Counter(kind for *_, kind in que
 print(few_shot_prompt(drawn[0][:2], *queries[0][:2]))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.5 — a few-shot prompt
+# ### Exercise 7.6 — a few-shot prompt
 # Write `write_few_shot_prompt(shots, story, question)`: `shots` is a list of solved examples
 # `(story, question, answer)`; return each of them in the Q&A template, answer and its newline included, then
 # `story` and `question` up to `A:`. With no shots it is `format_qa_prompt(story, question)`.
@@ -860,7 +994,7 @@ def write_few_shot_prompt(shots, story, question):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("7.5", write_few_shot_prompt,
+check_function("7.6", write_few_shot_prompt,
                [((drawn[i][:k], *queries[i][:2]), few_shot_prompt(drawn[i][:k], *queries[i][:2]))
                 for i, k in ((0, 0), (1, 1), (2, 4), (150, 2))],
                hint="Each solved example ends with its answer's newline; the new question ends with 'A:'.")
@@ -1042,7 +1176,7 @@ print(f"{demo_chat.n_scored} of {len(demo_chat.targets)} targets are scored: the
 assert demo_chat.n_scored == n_reply
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 7.6 — the chat template and its loss mask
+# ### Exercise 7.7 — the chat template and its loss mask
 # Write `chat_input_targets(messages)` for a list of `(role, content)` messages: the tokens are, message by
 # message, the role token (`chat_tokenizer.stoi["<|user|>"]`, ...), the content's tokens and the `<|end|>`
 # token. Return `(inputs, targets)` as lists: inputs all tokens but the last, targets all but the first, and
@@ -1074,7 +1208,7 @@ def _reference(messages):
     return example.input_ids.tolist(), example.targets.tolist()
 
 
-check_function("7.6", chat_input_targets, [((m,), _reference(m)) for m in (
+check_function("7.7", chat_input_targets, [((m,), _reference(m)) for m in (
     [("user", " Who is the story about?"), ("assistant", " Sam")],
     chat_val_messages[1],
     [("system", "Once"), ("user", " Who?"), ("assistant", " Tom"), ("assistant", " Sue"), ("user", " Where?")],
