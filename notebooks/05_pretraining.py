@@ -419,6 +419,100 @@ assert overfit.val_loss[-1] > 4 * floor_per_token, "validation loss far above th
 # look at its predictions on one example, then at its loss on a few hundred masked positions — beside a guess
 # from word frequencies alone, which ignores the context.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5.3 — BERT's masking
+# Write `mask_for_mlm(ids, mask_id, vocab_size, rate=0.15, generator=None)`: for a tensor of token IDs (any
+# shape), pick each position independently with probability `rate`; of the picked positions, 80% become
+# `mask_id`, 10% a random token from `range(vocab_size)`, 10% stay as they are. Return `(inputs, targets)`:
+# `inputs` the corrupted copy (leave `ids` itself unchanged), `targets` the original token at picked
+# positions and $-100$ (ignored by the loss) everywhere else. Draw every random number from `generator`, so
+# that a seed gives the same masking. Masking is random, so the check measures properties on large batches
+# instead of comparing tokens: six named properties on three cases; the training below then masks with yours.
+#
+# <details><summary>💡 Hint</summary>
+#
+# 1. **The idea.** Two independent coin flips per position: *is it picked?* and *what happens to it?* The
+#    loss is computed only where the first flip said yes, whatever the second did.
+# 2. **The approach.** `torch.rand(ids.shape, generator=generator) < rate` is the picked mask; a second
+#    `torch.rand` of the same shape, `roll`, splits the picked ones: `roll < 0.8` → `[MASK]`,
+#    `0.8 <= roll < 0.9` → random, the rest unchanged. `torch.where` builds the targets; write into
+#    `ids.clone()` with boolean indexing, drawing as many random tokens as there are such positions.
+# 3. **A skeleton.**
+#    ```python
+#    picked = torch.rand(ids.shape, generator=generator) < rate
+#    targets = torch.where(picked, ids, torch.full_like(ids, ___))
+#    roll = torch.rand(ids.shape, generator=generator)
+#    inputs = ids.clone()
+#    inputs[picked & (roll < 0.8)] = ___
+#    randomized = picked & ___
+#    inputs[randomized] = torch.randint(vocab_size, (int(randomized.sum()),), generator=generator)
+#    return inputs, targets
+#    ```
+# </details>
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def mask_for_mlm(ids, mask_id, vocab_size, rate=0.15, generator=None):
+    # BEGIN SOLUTION
+    picked = torch.rand(ids.shape, generator=generator) < rate            # which positions the loss sees
+    targets = torch.where(picked, ids, torch.full_like(ids, -100))
+    roll = torch.rand(ids.shape, generator=generator)                      # what happens to a picked one
+    inputs = ids.clone()
+    inputs[picked & (roll < 0.8)] = mask_id
+    randomized = picked & (roll >= 0.8) & (roll < 0.9)
+    inputs[randomized] = torch.randint(vocab_size, (int(randomized.sum()),), generator=generator)
+    return inputs, targets
+    # END SOLUTION
+
+
+# %% slideshow={"slide_type": "-"}
+mlm_cases = {  # what each case tests: (ids, mask_id, vocab_size, rate)
+    "a batch of 200 windows of 100 tokens, rate 0.15": (
+        torch.randint(50, (200, 100), generator=torch.Generator().manual_seed(53)), 50, 51, 0.15),
+    "one text of 30,000 tokens, rate 0.5": (
+        torch.randint(1000, (30_000,), generator=torch.Generator().manual_seed(54)), 1000, 1001, 0.5),
+    "rate 0.05, a vocabulary of 5": (
+        torch.randint(4, (100, 300), generator=torch.Generator().manual_seed(55)), 4, 5, 0.05),
+}
+
+
+def mlm_properties(masking, case):
+    """Whether masking(...) has each property BERT's recipe has, on this case (True for each, when right)."""
+    ids, mask_id, vocab_size, rate = mlm_cases[case]
+    original = ids.clone()
+    result = masking(ids, mask_id, vocab_size, rate, torch.Generator().manual_seed(0))
+    if result is None:
+        return None
+    inputs, targets = result
+    again = masking(ids.clone(), mask_id, vocab_size, rate, torch.Generator().manual_seed(0))
+    picked = targets != -100
+    n = int(picked.sum())
+    masked, kept = (inputs == mask_id) & picked, (inputs == ids) & picked
+    changed = picked & ~masked & ~kept                     # a random token that differs from the original
+    p_same = 1 / vocab_size                                # a random token can come out equal to the original
+    holds = {
+        "ids left unchanged, shapes kept": torch.equal(ids, original) and inputs.shape == targets.shape == ids.shape,
+        "targets: the original token where picked, -100 elsewhere": (targets[picked] == ids[picked]).all(),
+        "inputs unchanged where not picked": (inputs[~picked] == ids[~picked]).all(),
+        f"about {rate:.0%} of the positions picked": abs(n / ids.numel() - rate) < 0.01 + 3 * (rate / ids.numel()) ** 0.5,
+        "of the picked: about 80% [MASK], 10% random, 10% kept": (
+            abs(masked.sum() / n - 0.8) < 0.04 and abs(changed.sum() / n - 0.1 * (1 - p_same)) < 0.04
+            and abs(kept.sum() / n - 0.1 - 0.1 * p_same) < 0.04),
+        "the same seed, the same masking": torch.equal(again[0], inputs) and torch.equal(again[1], targets),
+    }
+    return {name: bool(value) for name, value in holds.items()}
+
+
+def all_hold(case):
+    return {name: True for name in mlm_properties(mask_tokens, case)}
+
+
+if not check_function("5.3", lambda case: mlm_properties(mask_for_mlm, case),
+                      [((case,), all_hold(case)) for case in mlm_cases],
+                      hint="each property is named; the one that fails is shown as False. Two random draws per "
+                           "position, both from the generator: picked (< rate), then < 0.8 / < 0.9 / the rest."):
+    print("Using the course's masking, course_utils.data.mask_tokens, from here on.")
+    mask_for_mlm = mask_tokens
+
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 mask_tokenizer = WordTokenizer(tokenizer.itos + ["[MASK]"])
@@ -432,7 +526,7 @@ g = torch.Generator().manual_seed(0)
 for step in range(200):
     starts = torch.randint(len(mlm_ids) - 48, (32,), generator=g)
     clean = torch.stack([mlm_ids[s:s + 48] for s in starts])
-    inputs, targets = mask_tokens(clean, mask_id, mask_tokenizer.vocab_size, generator=g)
+    inputs, targets = mask_for_mlm(clean, mask_id, mask_tokenizer.vocab_size, generator=g)   # your masking
     _, loss = encoder(inputs, targets)
     optimizer.zero_grad()
     loss.backward()
@@ -440,8 +534,8 @@ for step in range(200):
 encoder.eval()
 
 example = torch.tensor([mask_tokenizer.encode(val_corpus.stories[0].text)[:48]])
-inputs, targets = mask_tokens(example, mask_id, mask_tokenizer.vocab_size, rate=0.2,
-                              generator=torch.Generator().manual_seed(4))
+inputs, targets = mask_for_mlm(example, mask_id, mask_tokenizer.vocab_size, rate=0.2,
+                               generator=torch.Generator().manual_seed(4))
 with torch.no_grad():
     logits, loss = encoder(inputs, targets)
 print("input :", mask_tokenizer.decode(inputs[0]))
@@ -453,8 +547,8 @@ print(f"masked-LM loss on these {len(hidden)} positions: {loss.item():.3f} nats 
       f"(uniform guessing: {math.log(mask_tokenizer.vocab_size):.3f})")
 with torch.no_grad():   # the claim, on many more masked positions than the five shown
     held_out = torch.tensor(mask_tokenizer.encode(val_corpus.text[:20_000]))[:48 * 60].view(60, 48)
-    val_inputs, val_targets = mask_tokens(held_out, mask_id, mask_tokenizer.vocab_size,
-                                          generator=torch.Generator().manual_seed(5))
+    val_inputs, val_targets = mask_for_mlm(held_out, mask_id, mask_tokenizer.vocab_size,
+                                           generator=torch.Generator().manual_seed(5))
     mlm_val_loss = encoder(val_inputs, val_targets)[1].item()
 word_counts = torch.bincount(mlm_ids, minlength=mask_tokenizer.vocab_size).float() + 1
 unigram_loss = -(word_counts / word_counts.sum()).log()[val_targets[val_targets != -100]].mean().item()
@@ -528,7 +622,7 @@ dirty = [dirty[i] for i in order]
 print(f"dirty corpus: {len(dirty)} documents")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 5.3 — MinHash
+# ### Exercise 5.4 — MinHash
 # Two documents are near-duplicates when their sets of shingles (`shingles(text)`: the word 5-grams) overlap
 # a lot, measured by the **Jaccard similarity** $J(A, B) = |A \cap B| / |A \cup B|$. Comparing the sets of
 # every pair is too slow for a crawl, so each set is summarized by a short **MinHash signature**: for each of
@@ -577,14 +671,14 @@ story_signature = data.minhash_signature(shingles(clean_stories[0]), 64)
 copy_signature = data.minhash_signature(shingles(near_copy), 64)
 estimate_cases = [(story_signature, story_signature), ([1, 2, 3, 4], [1, 2, 0, 0]), ([5, 5, 5], [5, 5, 6]),
                   ([7, 8], [9, 10]), (story_signature, copy_signature)]
-if not check_function("5.3a", minhash_signature,
+if not check_function("5.4a", minhash_signature,
                       [(case, data.minhash_signature(*case)) for case in signature_cases],
                       hint="the cases are 1 a set of one shingle with 4 hash functions; 2 a story's shingles with "
                            "16; 3 another story's with 1. Entry number seed is the minimum over the set of "
                            "shingle_hash(s, seed), for seed in range(num_perm).", rtol=0, atol=0):
     print("Using the course's version, course_utils.data.minhash_signature, from here on.")
     minhash_signature = data.minhash_signature
-if not check_function("5.3b", estimate_jaccard,
+if not check_function("5.4b", estimate_jaccard,
                       [(case, data.estimate_jaccard(*case)) for case in estimate_cases],
                       hint="the cases are 1 a signature with itself (1.0); 2 and 3 signatures that agree at 2 of "
                            "4 and 2 of 3 positions; 4 none; 5 a story and its copy with one word added. Compare "
@@ -756,7 +850,7 @@ assert losses[0] > 1.3 * losses[1] and losses[1] > 1.2 * losses[2], "each wider 
 # go well past 20 on purpose, because a smaller model is cheaper to run for every user afterwards.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 5.4 — estimate a training run
+# ### Exercise 5.5 — estimate a training run
 # You train a 7-billion-parameter model on 1 trillion tokens on GPUs that each deliver $1.2 \times 10^{14}$
 # useful FLOPs per second. Store the total compute in `flops` and the number of GPU-hours in `gpu_hours`.
 #
@@ -772,8 +866,8 @@ gpu_hours = flops / 1.2e14 / 3600
 # END SOLUTION
 
 # %% slideshow={"slide_type": "-"}
-check("5.4a", flops, 4.2e22, hint="6 × 7e9 × 1e12.")
-check("5.4b", gpu_hours, 4.2e22 / 1.2e14 / 3600, hint="FLOPs ÷ FLOPs per second ÷ 3600 seconds per hour.")
+check("5.5a", flops, 4.2e22, hint="6 × 7e9 × 1e12.")
+check("5.5b", gpu_hours, 4.2e22 / 1.2e14 / 3600, hint="FLOPs ÷ FLOPs per second ÷ 3600 seconds per hour.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Optional: the same loop on a public-domain book

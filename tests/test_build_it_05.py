@@ -181,7 +181,7 @@ def test_train_step_is_the_loop_of_train():
     assert losses == result.train_loss
 
 
-# -- 5.3: MinHash ---------------------------------------------------------------------------------------------
+# -- 5.4: MinHash ---------------------------------------------------------------------------------------------
 
 
 def minhash_namespace(**functions) -> dict:
@@ -217,14 +217,14 @@ def count_not_share(signature_a, signature_b):
 
 def test_minhash_checks_pass_the_course_version(capsys):
     namespace = minhash_namespace(minhash_signature=data.minhash_signature, estimate_jaccard=data.estimate_jaccard)
-    assert run_check_cell(capsys, "5.3a", namespace).strip().splitlines() == \
-        ["✅ Exercise 5.3a: correct!", "✅ Exercise 5.3b: correct!"]
+    assert run_check_cell(capsys, "5.4a", namespace).strip().splitlines() == \
+        ["✅ Exercise 5.4a: correct!", "✅ Exercise 5.4b: correct!"]
 
 
 @pytest.mark.parametrize("fn, says", [(..., "not attempted yet"), (blank, "returned None")])
 def test_minhash_checks_blank_fall_back(capsys, fn, says):
     namespace = minhash_namespace(minhash_signature=fn, estimate_jaccard=fn)
-    out = run_check_cell(capsys, "5.3a", namespace)
+    out = run_check_cell(capsys, "5.4a", namespace)
     assert out.count(says) == 2 and out.count("Using the course's version") == 2
     assert namespace["minhash_signature"] is data.minhash_signature
     assert namespace["estimate_jaccard"] is data.estimate_jaccard
@@ -233,9 +233,9 @@ def test_minhash_checks_blank_fall_back(capsys, fn, says):
 @pytest.mark.parametrize("fn, case", [(max_not_min, 2), (one_hash_function, 1), (smallest_hashes, 1)])
 def test_signature_check_rejects_wrong_versions(capsys, fn, case):
     namespace = minhash_namespace(minhash_signature=fn, estimate_jaccard=data.estimate_jaccard)
-    out = run_check_cell(capsys, "5.3a", namespace)
-    assert f"Exercise 5.3a: not yet — on case {case} of 3, {fn.__name__}(" in out, out
-    assert "✅ Exercise 5.3b: correct!" in out
+    out = run_check_cell(capsys, "5.4a", namespace)
+    assert f"Exercise 5.4a: not yet — on case {case} of 3, {fn.__name__}(" in out, out
+    assert "✅ Exercise 5.4b: correct!" in out
 
 
 @pytest.mark.parametrize("fn, case, says", [
@@ -244,8 +244,8 @@ def test_signature_check_rejects_wrong_versions(capsys, fn, case):
 ])
 def test_estimate_check_rejects_wrong_versions(capsys, fn, case, says):
     namespace = minhash_namespace(minhash_signature=data.minhash_signature, estimate_jaccard=fn)
-    out = run_check_cell(capsys, "5.3a", namespace)
-    assert f"Exercise 5.3b: not yet — on case {case} of 5, {fn.__name__}(" in out and says in out, out
+    out = run_check_cell(capsys, "5.4a", namespace)
+    assert f"Exercise 5.4b: not yet — on case {case} of 5, {fn.__name__}(" in out and says in out, out
 
 
 def test_minhash_estimates_jaccard():
@@ -256,3 +256,64 @@ def test_minhash_estimates_jaccard():
     assert abs(estimate - true) < 4 * math.sqrt(true * (1 - true) / 256)
     with pytest.raises(ValueError, match="one length"):
         data.estimate_jaccard([1, 2], [1])
+
+
+# -- 5.3: BERT's masking ---------------------------------------------------------------------------------------
+
+def run_masking(capsys, fn) -> tuple[str, dict]:
+    return notebook_cells.run_check("05_pretraining", capsys, "5.3", torch=torch, check_function=check_function,
+                                    mask_tokens=data.mask_tokens, mask_for_mlm=fn)
+
+
+def notebook_masking():
+    return notebook_cells.solution("05_pretraining", "def mask_for_mlm(", torch=torch)["mask_for_mlm"]
+
+
+def test_masking_solution_passes_and_is_kept(capsys):
+    fn = notebook_masking()
+    out, namespace = run_masking(capsys, fn)
+    assert out.strip() == "✅ Exercise 5.3: correct!"
+    assert namespace["mask_for_mlm"] is fn
+
+
+def test_masking_blank_falls_back(capsys):
+    out, namespace = run_masking(capsys, blank)
+    assert "returned None" in out and "Using the course's masking" in out, out
+    assert namespace["mask_for_mlm"] is data.mask_tokens
+
+
+def every_picked_masked(ids, mask_id, vocab_size, rate=0.15, generator=None):     # no 10% random, no 10% kept
+    picked = torch.rand(ids.shape, generator=generator) < rate
+    return ids.masked_fill(picked, mask_id), torch.where(picked, ids, torch.full_like(ids, -100))
+
+
+def targets_everywhere(ids, mask_id, vocab_size, rate=0.15, generator=None):      # the loss on every token
+    inputs, _ = data.mask_tokens(ids, mask_id, vocab_size, rate, generator)
+    return inputs, ids.clone()
+
+
+def in_place(ids, mask_id, vocab_size, rate=0.15, generator=None):                # corrupts the caller's ids
+    inputs, targets = data.mask_tokens(ids, mask_id, vocab_size, rate, generator)
+    ids.copy_(inputs)
+    return ids, targets
+
+
+def global_random(ids, mask_id, vocab_size, rate=0.15, generator=None):           # ignores the generator
+    return data.mask_tokens(ids, mask_id, vocab_size, rate, None)
+
+
+def fixed_rate(ids, mask_id, vocab_size, rate=0.15, generator=None):              # always BERT's 15%
+    return data.mask_tokens(ids, mask_id, vocab_size, 0.15, generator)
+
+
+@pytest.mark.parametrize("fn, case, prop", [
+    (every_picked_masked, "a batch of 200 windows of 100 tokens, rate 0.15", "of the picked: about 80% [MASK]"),
+    (targets_everywhere, "a batch of 200 windows of 100 tokens, rate 0.15", "about 15% of the positions picked"),
+    (in_place, "a batch of 200 windows of 100 tokens, rate 0.15", "ids left unchanged"),
+    (global_random, "a batch of 200 windows of 100 tokens, rate 0.15", "the same seed, the same masking"),
+    (fixed_rate, "one text of 30,000 tokens, rate 0.5", "about 50% of the positions picked"),
+])
+def test_masking_check_rejects_wrong_versions(capsys, fn, case, prop):
+    out, namespace = run_masking(capsys, fn)
+    assert "Exercise 5.3: not yet" in out and repr(case) in out and prop in out, out
+    assert namespace["mask_for_mlm"] is data.mask_tokens
