@@ -94,6 +94,9 @@ def apply_lora(model: nn.Module, targets: Iterable[str] = GPT_LORA_TARGETS, rank
     adapter: the wrapping class, called as adapter(layer, rank, alpha, seed=...) (notebook 07 passes the
     student's own); it must hold lora_A and lora_B and have merge(), as LoRALinear does."""
     targets = tuple(targets)
+    if not callable(adapter):
+        raise TypeError(f"adapter must be a class like LoRALinear, called as adapter(layer, rank, alpha, seed=...), "
+                        f"got {adapter!r}")
     if freeze:
         for p in model.parameters():
             p.requires_grad_(False)
@@ -103,7 +106,11 @@ def apply_lora(model: nn.Module, targets: Iterable[str] = GPT_LORA_TARGETS, rank
     for i, name in enumerate(names):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, adapter(getattr(parent, child), rank, alpha, seed=seed * 10_007 + i))
+        wrapped = adapter(getattr(parent, child), rank, alpha, seed=seed * 10_007 + i)
+        if not _is_adapter(wrapped):
+            raise TypeError(f"adapter must build a module with lora_A, lora_B and merge() (as LoRALinear does), "
+                            f"got {type(wrapped).__name__}")
+        setattr(parent, child, wrapped)
     return names
 
 

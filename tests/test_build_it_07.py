@@ -154,3 +154,13 @@ def test_head_check_rejects_wrong_versions(capsys, mistake):
     out, namespace = run_head_check(capsys, fn)
     assert "Exercise 7.1: not yet" in out and repr(case) in out, out
     assert namespace["classify"] is namespace["course_classify"]
+
+
+@pytest.mark.parametrize("adapter, says", [
+    ("LoRALinear", "adapter must be a class like LoRALinear"),
+    (lambda layer, rank, alpha, seed=0: nn.Linear(2, 2), "adapter must build a module with lora_A, lora_B and merge"),
+])
+def test_apply_lora_names_a_wrong_adapter(adapter, says):
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(TypeError, match=says):
+        apply_lora(model, rank=2, adapter=adapter)
