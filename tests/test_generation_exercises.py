@@ -1,11 +1,15 @@
 """Notebook 06's checks for exercises 6.2 (top-k and top-p filters), 6.3 (the repetition penalty), 6.4
-(attention with a KV cache), 6.5 (per-channel int8) and 6.6 (recall@k) accept the reference answer and reject the usual mistakes. The check cells are run as they stand in the notebook, with a function swapped in."""
+(attention with a KV cache), 6.5 (per-channel int8) and 6.6 (recall@k) accept the reference answer and reject
+the usual mistakes. The check cells are run as they stand in the notebook, with a function swapped in."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import notebook_cells
 from course_utils import checks
+from course_utils import generate as gen
+from course_utils.model import GPT, CausalSelfAttention, GPTConfig
 
 
 def passes(exercise: str, name: str, fn) -> bool:
@@ -87,7 +91,6 @@ def test_6_6_rejects_typical_mistakes(capsys, wrong):
 
 # -- 6.2: top_k_logits(logits, k) and top_p_logits(logits, p) ------------------------------------------------
 
-from course_utils import generate as gen  # noqa: E402
 
 
 def run_filters(capsys, top_k, top_p) -> tuple[str, dict]:
@@ -160,9 +163,7 @@ def test_6_2_rejects_typical_mistakes(capsys, wrong_k, wrong_p, case):
 
 # -- 6.4: attention_with_cache(attn, x, past) ---------------------------------------------------------------
 
-import torch.nn.functional as F  # noqa: E402
 
-from course_utils.model import CausalSelfAttention, GPTConfig  # noqa: E402
 
 
 def run_cached_attention(capsys, fn) -> tuple[str, dict]:
@@ -290,7 +291,6 @@ def test_6_3_rejects_typical_mistakes(capsys, wrong, case):
 
 def test_6_3_the_students_penalty_drives_generate():
     # the notebook decodes with the student's penalty as a logits_processor: the same tokens as the built-in one
-    from course_utils.model import GPT
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=30, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
     prompt = torch.zeros(2, 1, dtype=torch.long)
