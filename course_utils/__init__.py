@@ -28,6 +28,8 @@ In the order the notebooks need them:
 - ``metrics``      evaluation metrics, each proved equal to the library it is cited from (09)
 - ``corpus``       real documents for the capstone: reading, curation, a split by document, a task (10)
 - ``compression``  gzip, bz2 and lzma as baselines in bits per character (10)
+- ``diagrams``     pictures of mechanisms drawn before they are built: attention, the residual stream, the KV
+  cache, LoRA, DPO (03, 04, 06, 07, 08)
 - ``widgets``      the interactive views (next-token explorer, BPE stepper, tokenizer playground,
   embedding explorer, attention viewer, decoding explorer)
 """

@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from IPython.display import SVG, display
 
 from course_utils import attention as course_attention
-from course_utils import coreference, storyworld
+from course_utils import coreference, diagrams, storyworld
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.model import GPT, GPTConfig, load_storyworld_gpt
 from course_utils.train import TrainConfig, evaluate_text, train
@@ -288,6 +288,17 @@ print("row sums:", causal_weights.sum(-1).round(decimals=4).tolist())
 # **Dropout** zeroes each weight with probability $p$ during training and scales the survivors by
 # $1/(1-p)$, so each output is correct *on average*. It discourages a head from relying on one single key.
 # At evaluation time it is off.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The computation in one picture
+# One head on the five tokens above, with the sizes of the matrices of section 2: three projections of the
+# same $X$, one score per (query, key) pair, the mask and a softmax per row, and the weighted sum of the values.
+# The grid is the causal weight matrix: row $i$, a query, reads columns $1..i$, the keys at or before it; each
+# row sums to 1. Exercise 3.2 writes the middle of the picture, from $Q$, $K$, $V$ to the output.
+
+# %% slideshow={"slide_type": "-"}
+diagrams.attention_flow(n_tokens=T, d_model=d_in, d_head=d_k)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.2 — attention with a mask
