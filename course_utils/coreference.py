@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import storyworld
+from .model import attention_maps  # the one attention capture, here for the scoring below
 
 __all__ = ["PronounLink", "EncodedStories", "encode_stories", "char_to_token", "attention_maps",
            "HeadScores", "score_attention", "score_heads", "chance_baselines", "most_recent_name",
@@ -96,23 +97,6 @@ def encode_stories(stories: Sequence[storyworld.Story], tokenizer, prefix: str =
             mentions |= {j for j in pronoun_positions[c.entity] if j < p}
             links.append(PronounLink(s, c.pronoun, c.entity, p, a, tuple(sorted(mentions))))
     return EncodedStories(ids, all_pieces, links)
-
-
-@torch.no_grad()
-def attention_maps(model, idx: torch.Tensor) -> torch.Tensor:
-    """(B, L, nh, T, T): the attention weights of every layer and head of a course GPT on idx (B, T).
-    Uses each block's ``record_attention`` switch and restores it afterwards."""
-    blocks = list(model.transformer.h)
-    before = [b.attn.record_attention for b in blocks]
-    try:
-        for b in blocks:
-            b.attn.record_attention = True
-        model(idx.to(next(model.parameters()).device))
-        return torch.stack([b.attn.last_attention for b in blocks], dim=1).cpu()   # numpy-friendly
-    finally:
-        for b, flag in zip(blocks, before):
-            b.attn.record_attention = flag
-            b.attn.last_attention = None
 
 
 @dataclass

@@ -258,18 +258,14 @@ def hidden_states(model: GPT, idx: torch.Tensor | None = None, first: int = 0, l
     """The residual stream (B, T, C). From token IDs (first=0) or from `x`, the stream entering block
     `first`; runs blocks first .. last-1 and, when they reach the top, the final LayerNorm.
     With frozen lower blocks, compute their output once and pass it back in as `x`."""
-    tr = model.transformer
-    last = len(tr.h) if last is None else last
+    n_layer = len(model.transformer.h)
+    last = n_layer if last is None else last
     if x is None:
         if first != 0:
             raise ValueError("start from token IDs only at block 0; pass x to start higher")
-        T = idx.size(1)
-        x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(T, device=idx.device)))
-    for block in tr.h[first:last]:
-        x = block(x)
-    if final_norm and last == len(tr.h):
-        x = tr.ln_f(x)
-    return x
+        x = model.embed(idx)
+    x = model.run_blocks(x, first=first, last=last)
+    return model.transformer.ln_f(x) if final_norm and last == n_layer else x
 
 
 class GPTClassifier(nn.Module):

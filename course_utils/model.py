@@ -132,6 +132,7 @@ class CausalSelfAttention(nn.Module):
         self.causal = config.causal
         self.record_attention = False       # set True to keep the weights of the last forward pass
         self.last_attention: torch.Tensor | None = None  # (B, nh, T, past + T)
+        self.last_queries_keys: tuple[torch.Tensor, torch.Tensor] | None = None  # q (B, nh, T, hs), k (.., past+T, hs)
 
     def forward(self, x: torch.Tensor, cache=None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.size()
@@ -152,6 +153,7 @@ class CausalSelfAttention(nn.Module):
                 att = att.masked_fill(~mask, float("-inf"))
             att = att.softmax(dim=-1)
             self.last_attention = att.detach()
+            self.last_queries_keys = (q.detach(), k.detach())
             y = self.attn_dropout(att) @ v                                  # (B, nh, T, hs)
         else:
             dropout_p = self.dropout if self.training else 0.0
@@ -278,18 +280,29 @@ class GPT(nn.Module):
             if low < 0 or high >= self.config.vocab_size:
                 raise ValueError(f"token IDs must be in [0, {self.config.vocab_size}), "
                                  f"got min {low} and max {high}")
-        tr = self.transformer
-        x = tr.wte(idx) + tr.wpe.weight[past:past + T]           # (B, T, C): positions past, past+1, ..
-        x = tr.drop(x) if self.training else x
-        for layer, block in enumerate(tr.h):
-            x = block(x, cache, layer)
+        x = self.run_blocks(self.embed(idx, past), cache)        # (B, T, C)
         if cache is not None:
             cache.length = past + T
-        logits = self.lm_head(tr.ln_f(x))                        # (B, T, vocab_size)
+        logits = self.lm_head(self.transformer.ln_f(x))          # (B, T, vocab_size)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss
+
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """The residual stream's start (B, T, C): token plus position embeddings of idx (B, T), at positions
+        past .. past + T - 1 (past > 0 after a KV cache), with dropout while training."""
+        tr = self.transformer
+        x = tr.wte(idx) + tr.wpe.weight[past:past + idx.size(1)]
+        return tr.drop(x) if self.training else x
+
+    def run_blocks(self, x: torch.Tensor, cache=None, first: int = 0, last: int | None = None) -> torch.Tensor:
+        """The residual stream x (B, T, C) through blocks first .. last - 1 (all of them by default), without
+        the final LayerNorm. Fine-tuning with frozen lower blocks runs them once and the rest every step."""
+        blocks = self.transformer.h
+        for layer in range(first, len(blocks) if last is None else last):
+            x = blocks[layer](x, cache, layer)
+        return x
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -316,6 +329,31 @@ class GPT(nn.Module):
         model.load_state_dict(ckpt["state_dict"])
         model.eval()
         return model, ckpt["metadata"]
+
+
+@torch.no_grad()
+def attention_maps(model: GPT, idx: torch.Tensor, queries_and_keys: bool = False):
+    """(B, L, nh, T, T): the attention weights of every layer and head of a course GPT on idx (B, T), on the
+    CPU. With queries_and_keys, also the queries and keys they came from, each (B, L, nh, T, head size), as
+    a tuple (weights, queries, keys). Turns on each layer's ``record_attention`` for one forward pass and
+    restores it afterwards. The one capture of the course: coreference scoring, the attention viewer and
+    notebook 03 read attention through it."""
+    layers = [block.attn for block in model.transformer.h]
+    before = [layer.record_attention for layer in layers]
+    try:
+        for layer in layers:
+            layer.record_attention = True
+        model(idx.to(next(model.parameters()).device))
+        weights = torch.stack([layer.last_attention for layer in layers], dim=1).cpu()
+        if not queries_and_keys:
+            return weights
+        queries = torch.stack([layer.last_queries_keys[0] for layer in layers], dim=1).cpu()
+        keys = torch.stack([layer.last_queries_keys[1] for layer in layers], dim=1).cpu()
+        return weights, queries, keys
+    finally:
+        for layer, flag in zip(layers, before):
+            layer.record_attention = flag
+            layer.last_attention = layer.last_queries_keys = None
 
 
 def load_storyworld_gpt(map_location: str | torch.device = "cpu"):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from course_utils import storyworld
-from course_utils.model import CHECKPOINT_DIR, GPT, GPTConfig, load_storyworld_gpt
+from course_utils.finetune import hidden_states
+from course_utils.model import CHECKPOINT_DIR, GPT, GPTConfig, attention_maps, load_storyworld_gpt
 from course_utils.ngram import NGramModel
 from course_utils.tokenizers import CharTokenizer, WordTokenizer, tokenizer_from_state
 from course_utils.train import TrainConfig, evaluate, evaluate_text, get_batch, lr_at, pick_device, train
@@ -59,6 +60,31 @@ def test_recorded_attention_matches_fused_kernel():
     assert torch.allclose(att.sum(-1), torch.ones(2, 2, 8), atol=1e-6)
     assert torch.all(att.triu(diagonal=1) == 0)
     assert (fused - explicit).abs().max() < 1e-5
+
+
+def test_attention_maps_are_the_softmax_of_the_recorded_queries_and_keys():
+    torch.manual_seed(0)
+    model = GPT(TINY).eval()
+    idx = torch.randint(11, (3, 6))
+    weights, queries, keys = attention_maps(model, idx, queries_and_keys=True)
+    L, H, hs = TINY.n_layer, TINY.n_head, TINY.n_embd // TINY.n_head
+    assert weights.shape == (3, L, H, 6, 6) and queries.shape == keys.shape == (3, L, H, 6, hs)
+    scores = (queries @ keys.transpose(-2, -1) / math.sqrt(hs)).masked_fill(~torch.ones(6, 6).tril().bool(),
+                                                                            float("-inf"))
+    assert torch.allclose(weights, scores.softmax(-1), atol=1e-6)
+    assert torch.equal(attention_maps(model, idx), weights)
+    assert not any(b.attn.record_attention or b.attn.last_attention is not None for b in model.transformer.h)
+
+
+def test_embed_and_run_blocks_are_the_forward_pass_in_pieces():
+    torch.manual_seed(0)
+    model = GPT(TINY).eval()
+    idx = torch.randint(11, (2, 7))
+    logits, _ = model(idx)
+    assert torch.allclose(model.lm_head(hidden_states(model, idx)), logits, atol=1e-6)
+    lower = hidden_states(model, idx, last=1, final_norm=False)       # the frozen lower block, run once
+    assert torch.allclose(model.lm_head(hidden_states(model, x=lower, first=1)), logits, atol=1e-6)
+    assert torch.allclose(model.run_blocks(model.embed(idx)), model.run_blocks(lower, first=1), atol=1e-6)
 
 
 def test_generate_greedy_is_deterministic_and_respects_context_window():

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import traitlets
 
-from ..attention import scaled_dot_product_attention
+from ..model import attention_maps
 
 __all__ = ["AttentionData", "ViewState", "head_view_svg", "model_view_svg", "neuron_view_svg", "heatmap_view_svg",
            "render_svg", "AttentionViewer", "HEAD_COLOURS", "display_token"]
@@ -122,24 +122,8 @@ class AttentionData:
         if T == 0:
             empty = np.zeros((L, H, 0, 0), np.float32)
             return cls((), empty, np.zeros((L, H, 0, C // H), np.float32), np.zeros((L, H, 0, C // H), np.float32))
-        captured = []
-        hooks = [block.attn.c_attn.register_forward_hook(lambda mod, inp, out: captured.append(out))
-                 for block in model.transformer.h]
-        try:
-            model(torch.tensor([ids], device=next(model.parameters()).device))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        qs, ks, atts = [], [], []
-        for qkv in captured:                                               # (1, T, 3C) per layer
-            qkv = qkv.cpu()
-            q, k, _ = qkv.split(C, dim=2)
-            q = q.view(T, H, C // H).transpose(0, 1)                       # (H, T, hs)
-            k = k.view(T, H, C // H).transpose(0, 1)                       # (H, T, hs)
-            _, att = scaled_dot_product_attention(q, k, k, is_causal=True, return_weights=True)  # (H, T, T)
-            qs.append(q), ks.append(k), atts.append(att)
-        return cls(tuple(pieces), torch.stack(atts).numpy(), torch.stack(qs).numpy(), torch.stack(ks).numpy(),
-                   note)
+        weights, queries, keys = attention_maps(model, torch.tensor([ids]), queries_and_keys=True)
+        return cls(tuple(pieces), weights[0].numpy(), queries[0].numpy(), keys[0].numpy(), note)   # (L, H, T, ·)
 
 
 @dataclass(frozen=True)
