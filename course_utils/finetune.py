@@ -31,7 +31,6 @@ Notebook 07 builds each of these step by step; this is the finished version note
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -42,7 +41,7 @@ from .data import IGNORE_INDEX
 from .generate import generate
 from .model import GPT, GPTConfig
 from .storyworld import QUESTION_KINDS
-from .tokenizers import WordTokenizer
+from .tokenizers import CHAT_ROLES, CHAT_SPECIALS, END_OF_MESSAGE, ChatTokenizer, WordTokenizer
 from .train import batch_nlls
 
 __all__ = ["IGNORE_INDEX", "QA_TEMPLATE", "format_qa_prompt", "format_qa_response", "template_pieces", "new_pieces",
@@ -172,45 +171,11 @@ def qa_examples(stories, tokenizer, mask_prompt: bool = True) -> list[Example]:
 # Chat: roles, special tokens, and a loss on the assistant's messages only
 # --------------------------------------------------------------------------------------------------
 
-CHAT_ROLES = ("system", "user", "assistant")
-END_OF_MESSAGE = "<|end|>"
-
-
 def role_token(role: str) -> str:
     """The special token that opens a message: 'user' -> '<|user|>'."""
     if role not in CHAT_ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {CHAT_ROLES}")
     return f"<|{role}|>"
-
-
-CHAT_SPECIALS = tuple(f"<|{role}|>" for role in CHAT_ROLES) + (END_OF_MESSAGE,)
-
-
-class ChatTokenizer(WordTokenizer):
-    """A word tokenizer with special tokens. The word pattern would cut ``<|user|>`` into ``<``, ``|``,
-    ``user``, ``|``, ``>``, so special tokens are matched first, whole, and only the text between them goes
-    through the word pattern (tiktoken's ``allowed_special`` works the same way). The vocabulary is sorted
-    like any WordTokenizer's, so token IDs move: copy weights by token string (resize_token_embeddings)."""
-
-    def __init__(self, vocab: Iterable[str], specials: Sequence[str] = CHAT_SPECIALS):
-        self.specials = tuple(specials)
-        if not self.specials:
-            raise ValueError("a ChatTokenizer needs at least one special token")
-        super().__init__(list(vocab) + list(self.specials))
-        self._special = re.compile("(" + "|".join(re.escape(t) for t in self.specials) + ")")
-
-    def split(self, text: str) -> list[str]:
-        """Special tokens whole, the text between them split by the word pattern."""
-        if not isinstance(text, str):
-            raise TypeError(f"expected text as a str, got {type(text).__name__}")
-        parts = self._special.split(text)
-        pieces = []
-        for i, part in enumerate(parts):        # re.split with a group: text, special, text, special, ...
-            pieces += [part] if i % 2 else WordTokenizer.split(part)
-        return pieces
-
-    def state_dict(self) -> dict:
-        return {"type": "chat", "itos": self.itos, "specials": list(self.specials)}
 
 
 def render_chat(messages: Sequence[tuple[str, str]]) -> str:

@@ -8,8 +8,9 @@ Two simple tokenizers live here from day one:
   token (``" cat"``), as GPT-2's pre-tokenizer does, so decoding is plain concatenation. storyworld has a
   closed vocabulary, so every word of it is known; text with new words shows why word-level tokenizers break
   (they become ``<unk>``).
+* ``ChatTokenizer``: a word tokenizer that also matches chat's special tokens (``<|user|>``) whole (07).
 
-Notebook 01 builds these and a byte-level BPE from scratch; the BPE lives in ``course_utils.bpe``. All three
+Notebook 01 builds these and a byte-level BPE from scratch; the BPE lives in ``course_utils.bpe``. All of them
 subclass ``course_utils.tokenizer_base.Tokenizer``; ``tokenizer_from_state`` rebuilds any of them.
 """
 
@@ -23,7 +24,8 @@ from .bpe import BPETokenizer
 from .tokenizer_base import Tokenizer, check_ids, check_text
 from .validation import is_int
 
-__all__ = ["CharTokenizer", "WordTokenizer", "tokenizer_from_state", "WORD_PATTERN"]
+__all__ = ["CharTokenizer", "WordTokenizer", "ChatTokenizer", "tokenizer_from_state", "WORD_PATTERN", "CHAT_ROLES",
+           "END_OF_MESSAGE", "CHAT_SPECIALS"]
 
 # A possessive 's, a newline, a word with an optional leading space, one punctuation mark with an optional
 # leading space, or any other single whitespace character. Every character of any text matches exactly one
@@ -111,9 +113,50 @@ class WordTokenizer(_StringVocabulary):
         return [piece not in self.stoi for piece in self.split(text)]
 
 
+# A chat's roles and the special tokens that open and close its messages (notebook 07).
+CHAT_ROLES = ("system", "user", "assistant")
+END_OF_MESSAGE = "<|end|>"
+CHAT_SPECIALS = tuple(f"<|{role}|>" for role in CHAT_ROLES) + (END_OF_MESSAGE,)
+
+
+class ChatTokenizer(WordTokenizer):
+    """A word tokenizer with special tokens. The word pattern would cut ``<|user|>`` into ``<``, ``|``,
+    ``user``, ``|``, ``>``, so special tokens are matched first, whole, and only the text between them goes
+    through the word pattern (tiktoken's ``allowed_special`` works the same way). The vocabulary is sorted
+    like any WordTokenizer's, so token IDs move: copy weights by token string (finetune.resize_token_embeddings)."""
+
+    kind = "chat"
+
+    def __init__(self, vocab: Iterable[str], specials: Sequence[str] = CHAT_SPECIALS):
+        self.specials = tuple(specials)
+        if not self.specials:
+            raise ValueError("a ChatTokenizer needs at least one special token")
+        super().__init__(list(vocab) + list(self.specials))
+        self._special = re.compile("(" + "|".join(re.escape(t) for t in self.specials) + ")")
+
+    def split(self, text: str) -> list[str]:
+        """Special tokens whole, the text between them split by the word pattern."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected text as a str, got {type(text).__name__}")
+        parts = self._special.split(text)
+        pieces = []
+        for i, part in enumerate(parts):        # re.split with a group: text, special, text, special, ...
+            pieces += [part] if i % 2 else WordTokenizer.split(part)
+        return pieces
+
+    def state_dict(self) -> dict:
+        return {"type": self.kind, "itos": list(self.itos), "specials": list(self.specials)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "ChatTokenizer":
+        state = cls._check_state(state)
+        specials = list(state["specials"])
+        return cls([t for t in state["itos"] if t not in specials], specials)
+
+
 def tokenizer_from_state(state: dict) -> Tokenizer:
     """Rebuild a tokenizer saved with ``state_dict()`` (as stored in checkpoints)."""
-    kinds = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer)}
+    kinds = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, ChatTokenizer, BPETokenizer)}
     kind = state.get("type") if isinstance(state, dict) else None
     if kind not in kinds:
         raise ValueError(f"unknown tokenizer type {kind!r}; expected a state dict with type one of {sorted(kinds)}")

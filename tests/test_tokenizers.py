@@ -2,6 +2,7 @@
 the same things with the same names, and no module of the package imports one that imports it back."""
 
 import ast
+import json
 import pathlib
 
 import numpy as np
@@ -139,3 +140,13 @@ def test_every_consumer_reads_a_model_of_any_tokenizer(kind):
     assert "Kept <b>5</b>" in decoding_html(view)
     if kind != "bpe":   # a character or word outside the vocabulary is named, not turned into <unk>
         assert ("'🐉'" if kind == "char" else "'␣Zyx'") in decoding_view("Once a Zyx 🐉", model, tok).error
+
+
+def test_a_chat_tokenizer_is_saved_and_rebuilt_like_the_others():
+    from course_utils.tokenizers import CHAT_SPECIALS, ChatTokenizer
+
+    chat = ChatTokenizer(WordTokenizer.train("Once Lily had a red ball. She smiled.").itos)
+    text = "<|user|> Lily had a ball.<|end|><|assistant|> She smiled.<|end|>"
+    rebuilt = tokenizer_from_state(json.loads(json.dumps(chat.state_dict())))
+    assert type(rebuilt) is ChatTokenizer and rebuilt.itos == chat.itos and rebuilt.specials == CHAT_SPECIALS
+    assert rebuilt.encode(text) == chat.encode(text) and rebuilt.decode(rebuilt.encode(text)) == text
