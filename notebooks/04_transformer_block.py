@@ -62,10 +62,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from matplotlib.patches import FancyBboxPatch
 
+from course_utils import diagrams, storyworld
 from course_utils import model as course_model
-from course_utils import storyworld
 from course_utils.attention import MultiHeadAttention, copy_from_torch_multihead
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.download import download
@@ -391,6 +390,18 @@ print(f"FFN parameters: {sum(p.numel() for p in ffn.parameters()):,} = 8·C² + 
 #
 # In pre-norm the residual path from the loss to every layer is a clean sum, so gradients reach all layers with
 # similar size. In post-norm every path goes through a LayerNorm per layer.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The residual stream
+# Drawn for a pre-norm GPT: the vector of each position runs straight from the embeddings to the LM head, and
+# every sublayer *adds* to it. Each branch reads a normalized copy and writes its result back with a $+$;
+# nothing on the stream itself is normalized until the final LayerNorm. So the output of block $\ell$ is the
+# embeddings plus the sum of every branch before it, and a branch that has learned nothing (adds 0) leaves
+# the stream as it was.
+
+# %% slideshow={"slide_type": "-"}
+diagrams.residual_stream(n_layer=config.n_layer)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.3 — the block's forward pass
@@ -1124,45 +1135,11 @@ print("decoder outputs that changed:", moved.gt(1e-6).tolist())
 # %% [markdown] slideshow={"slide_type": "-"}
 # The data flow of the whole model, drawn (LayerNorms and residual connections left out). The encoder reads the
 # source once; every decoder block reads the encoder's output $H$ through its cross-attention. When generating,
-# $H$ and the keys and values computed from it stay the same for every new output token.
+# $H$ and the keys and values computed from it stay the same for every new output token. With `share_embeddings` the token
+# embeddings of encoder and decoder and the LM head are one matrix.
 
 # %% slideshow={"slide_type": "-"}
-def draw_box(ax, x, y, text, colour, w=3.0, h=0.75, **kwargs):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.1",
-                                facecolor=colour, edgecolor="0.3", **kwargs))
-    ax.text(x, y, text, ha="center", va="center", fontsize=9)
-
-
-def draw_arrow(ax, start, end, colour="0.3", **kwargs):
-    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.4, **kwargs))
-
-
-ENC, DEC = 2.4, 7.2                                                  # the x of the two stacks
-encoder_boxes = [(0.6, "source: Lily had a red ball", "white"), (1.8, "token + position embeddings", "#fde2c8"),
-                 (3.3, "self-attention\n(bidirectional: no mask)", "#cfe3f5"), (4.6, "feed-forward", "#d8efd3"),
-                 (6.4, "encoder output $H$\n(a vector per source token)", "#e9dcf3")]
-decoder_boxes = [(0.6, "output so far: <sep> ball red", "white"), (1.8, "token + position embeddings", "#fde2c8"),
-                 (3.3, "self-attention\n(causal: only the past)", "#cfe3f5"),
-                 (4.6, "cross-attention\nQ from here; K, V from $H$", "#f7d6d6"), (5.9, "feed-forward", "#d8efd3"),
-                 (7.5, "LayerNorm → LM head", "#fde2c8"), (8.8, "next word: a", "white")]
-fig, ax = plt.subplots(figsize=(9, 5.6))
-ax.set(xlim=(0, 10), ylim=(0, 10))
-ax.axis("off")
-for x, boxes in ((ENC, encoder_boxes), (DEC, decoder_boxes)):
-    for y, text, colour in boxes:
-        draw_box(ax, x, y, text, colour)
-    for (y0, *_), (y1, *_) in zip(boxes, boxes[1:]):
-        draw_arrow(ax, (x, y0 + 0.38), (x, y1 - 0.42))
-draw_box(ax, ENC, 3.95, "", "none", w=3.5, h=2.35, ls="--", zorder=0)           # the repeated blocks
-draw_box(ax, DEC, 4.6, "", "none", w=3.5, h=3.65, ls="--", zorder=0)
-ax.text(ENC - 1.85, 3.95, "× encoder_num_layers", rotation=90, ha="right", va="center", fontsize=9, style="italic")
-ax.text(DEC + 1.85, 4.6, "× decoder_num_layers", rotation=90, ha="left", va="center", fontsize=9, style="italic")
-draw_arrow(ax, (ENC + 1.5, 6.4), (DEC - 1.5, 4.6), colour="#c0392b", connectionstyle="arc3,rad=-0.25")
-ax.text(4.8, 7.0, "keys and values\n(to every decoder block)", color="#c0392b", fontsize=8.5, ha="center")
-ax.text(5.0, 9.7, "An encoder-decoder: the decoder reads the encoder's output through cross-attention",
-        ha="center", fontsize=10.5)
-ax.text(5.0, -0.2, "share_embeddings: the token embeddings of encoder and decoder and the LM head are one matrix",
-        ha="center", fontsize=8, color="0.35")
+diagrams.encoder_decoder()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

@@ -67,7 +67,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_utils import embeddings, metrics, storyworld
+from course_utils import diagrams, embeddings, metrics, storyworld
 from course_utils import generate as gen
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.model import GPT, CausalSelfAttention, GPTConfig, load_storyworld_gpt
@@ -635,6 +635,16 @@ DecodingExplorer(gpt, tokenizer, prompt="Once upon a time, there was a little gi
 #
 # So we keep, per layer, $K$ and $V$ of shape (batch, heads, tokens, head size), append one row per step,
 # and feed the model only the newest token.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The cache, step by step
+# A prompt of three tokens and three generated ones, for one layer and one head. The prefill computes the
+# prompt's keys and values in one forward pass; after that each step feeds one token, computes its query, key
+# and value, appends the key and value, and attends with its query over everything cached.
+
+# %% slideshow={"slide_type": "-"}
+diagrams.kv_cache(prompt_tokens=3, new_tokens=3)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.4 — attention with a KV cache

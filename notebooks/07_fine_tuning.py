@@ -66,7 +66,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from IPython.display import HTML, display
 
-from course_utils import storyworld
+from course_utils import diagrams, storyworld
 from course_utils.checks import check, check_function, check_true, summary
 from course_utils.finetune import (CHAT_SPECIALS, END_OF_MESSAGE, IGNORE_INDEX, ChatTokenizer, GPTClassifier,
                                    accuracy_by_kind, answer_correct, build_example, build_lm_example, chat_example, collate,
@@ -670,6 +670,17 @@ assert lm_mixed < 1.3 * lm_before, "story writing survives: LM loss close to the
 # $\Delta W = \frac{\alpha}{r} B A$ has rank at most $r$ and costs $r(d_\text{in} + d_\text{out})$ parameters
 # instead of $d_\text{in} d_\text{out}$. After training it can be **merged**: $W' = W + \Delta W$ is one
 # ordinary matrix, so inference costs nothing extra.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The bypass
+# Drawn for the layer this notebook adapts first: the first block's `c_attn`, which maps the 128 numbers of
+# a position to its query, key and value (384), with $r = 4$. The input goes both ways; only the right-hand
+# path trains.
+
+# %% slideshow={"slide_type": "-"}
+qkv = extended.transformer.h[0].attn.c_attn
+diagrams.lora_bypass(d_in=qkv.in_features, d_out=qkv.out_features, rank=4)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.4 — LoRA's forward pass and its merge

@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import align, storyworld
+from course_utils import align, diagrams, storyworld
 from course_utils.align import (kl_penalized_advantages, ppo_step, preference_examples, reward_inputs,
                                 sequence_logprob, token_kl, token_logprobs)
 from course_utils.checks import check, check_function, check_true, summary
@@ -369,6 +369,18 @@ check("8.2b", p_shifted, p_prefer, hint="Only the difference of the rewards ente
 # **Direct Preference Optimization** trains the policy on preference pairs with this loss: supervised learning,
 # no reward model, no sampling. The reference is a frozen copy of the SFT model; $\beta$ sets how far the policy
 # may move.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Two copies of one model
+# Each preference pair is scored four times: the chosen and the rejected answer, each under the policy and under
+# the frozen reference. Only the differences between policy and reference enter the loss. At the first step
+# the policy *is* the reference, so every reward is 0 and the loss is $\log 2$; training then raises the
+# policy's log-probability of the chosen answer relative to the rejected one, measured from where the
+# reference stands.
+
+# %% slideshow={"slide_type": "-"}
+diagrams.dpo_pair(beta=0.1)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.3 — the DPO loss
