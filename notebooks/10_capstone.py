@@ -216,10 +216,22 @@ with tempfile.TemporaryDirectory() as folder:
 # when its **hash fraction** — the first 8 hex digits of the SHA-256 of the name (UTF-8), read as an integer
 # and divided by $16^8$ — is below `val_fraction`. Keep the input order within each list.
 #
+# The rest of the notebook trains and evaluates on your split.
+#
 # <details><summary>💡 Hint</summary>
 #
-# `hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]` gives the 8 hex digits; `int(digits, 16) / 16**8` is a
-# number in $[0, 1)$.
+# 1. **The idea.** Each name alone decides its side, through a number in $[0, 1)$ that looks random but is the
+#    same on every machine and every run. Python's `hash()` is not: it changes from one process to the next.
+# 2. **The approach.** `hashlib.sha256(name.encode("utf-8")).hexdigest()` is 64 hex digits; the first 8,
+#    read with `int(digits, 16)`, are an integer below $16^8$. One pass over `names` keeps their order.
+# 3. **A skeleton.**
+#    ```python
+#    def fraction(name):
+#        return int(hashlib.sha256(___).hexdigest()[___], 16) / 16 ** 8
+#    train_names = [n for n in names if ___]
+#    val_names = [n for n in names if ___]
+#    return train_names, val_names
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -241,11 +253,19 @@ def reference_split(names, val_fraction):
 
 
 toy_names = [f"module_{i}.py" for i in range(20)]
-check_function("10.1", split_by_hash, [
+accented_names = ["café.txt", "naïve.txt", "日本.txt", "Ünïcode.py", "plain.txt", "résumé.md", "ß.txt", "ø.md"]
+split_passed = check_function("10.1", split_by_hash, [
     ((toy_names, 0.2), reference_split(toy_names, 0.2)),
     ((toy_names, 0.5), reference_split(toy_names, 0.5)),
+    ((toy_names[::-1], 0.9), reference_split(toy_names[::-1], 0.9)),
+    ((accented_names, 0.5), reference_split(accented_names, 0.5)),
     (([d.name for d in curated], VAL_FRACTION), reference_split([d.name for d in curated], VAL_FRACTION)),
-], hint="Compute the fraction of each name, compare it with val_fraction, and keep the order of `names`.")
+], hint="the cases are 20 names at fractions 0.2 and 0.5, the same names reversed at 0.9 (the order is "
+        "kept), non-ASCII names (hash their UTF-8 bytes), and this corpus's documents. Compute each name's "
+        "fraction and compare it with val_fraction.")
+if not split_passed:
+    print("Using the course's version, corpus.split_by_document, from here on.")
+    split_by_hash = reference_split
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The package's `corpus.split_by_document` does the same on documents (and, should no document fall under the
@@ -253,7 +273,12 @@ check_function("10.1", split_by_hash, [
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
-train_docs, val_docs = corpus.split_by_document(curated, VAL_FRACTION)
+train_names, val_names = split_by_hash([d.name for d in curated], VAL_FRACTION)   # your split
+by_name = {d.name: d for d in curated}
+train_docs, val_docs = [by_name[n] for n in train_names], [by_name[n] for n in val_names]
+if not val_docs:   # a small corpus of your own may have no name under the fraction
+    print("No document fell under the fraction: corpus.split_by_document holds out the smallest hash instead.")
+    train_docs, val_docs = corpus.split_by_document(curated, VAL_FRACTION)
 train_text = "".join(d.text for d in train_docs)
 val_text = "".join(d.text for d in val_docs)
 print(f"train: {len(train_docs)} documents, {len(train_text):,} characters")
@@ -358,10 +383,21 @@ assert 0.1 < len(val_ids) / (len(train_ids) + len(val_ids)) < 0.4, "the held-out
 # Write `gzip_bits_per_char(text, context="")`: the bits per character `gzip` (level 9) needs for `text` after
 # `context`, by the formula above. Encode both as UTF-8 and divide by the number of characters of `text`.
 #
+# The baselines table below measures gzip with your function.
+#
 # <details><summary>💡 Hint</summary>
 #
-# `len(gzip.compress(data, compresslevel=9))` is $C$ of some bytes. Compress `(context + text).encode("utf-8")`
-# and `context.encode("utf-8")`, subtract, multiply by 8 bits per byte, divide by `len(text)`.
+# 1. **The idea.** What the held-out text costs is what compressing it *adds* to the compressed context: the
+#    repeats gzip finds in the context are free.
+# 2. **The approach.** `len(gzip.compress(data, compresslevel=9))` is $C$ of some bytes. Compress the context
+#    followed by the text, and the context alone; the difference is in bytes (8 bits each); divide by the
+#    text's characters, not its bytes (they differ for non-ASCII text).
+# 3. **A skeleton.**
+#    ```python
+#    both = len(gzip.compress((___).encode("utf-8"), compresslevel=9))
+#    alone = len(gzip.compress(___, compresslevel=9))
+#    return ___ * (both - alone) / ___
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -374,14 +410,22 @@ def gzip_bits_per_char(text, context=""):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("10.2", gzip_bits_per_char, [
+accented = "naïve café, déjà vu " * 30
+gzip_passed = check_function("10.2", gzip_bits_per_char, [
     (("abc",), compression.compression_bits_per_char("abc", "gzip")),
     (("to be or not to be " * 40,), compression.compression_bits_per_char("to be or not to be " * 40, "gzip")),
     (("the cat sat on the mat", "the cat sat on the mat. "),
      compression.compression_bits_per_char("the cat sat on the mat", "gzip", "the cat sat on the mat. ")),
+    ((accented,), compression.compression_bits_per_char(accented, "gzip")),
     ((val_text[:5000], train_text[-20000:]), compression.compression_bits_per_char(val_text[:5000], "gzip",
                                                                                   train_text[-20000:])),
-], hint="8 × (C(context + text) − C(context)) / len(text), with C = len(gzip.compress(bytes, compresslevel=9)).")
+], hint="the cases are a 3-character text, a repetitive one, a text after a context that contains it, "
+        "non-ASCII text (divide by characters, not bytes), and held-out code after training code.")
+if not gzip_passed:
+    print("Using the course's version, compression.compression_bits_per_char, from here on.")
+
+    def gzip_bits_per_char(text, context=""):
+        return compression.compression_bits_per_char(text, "gzip", context)
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The package's `compression.compression_bits_per_char` computes the same for `gzip`, `bz2` and `lzma`, each at
@@ -392,8 +436,12 @@ check_function("10.2", gzip_bits_per_char, [
 baselines = {}
 print(f"{'compressor':<10}{'alone':>8}{'given the training text':>26}")
 for method in ("gzip", "bz2", "lzma"):
-    baselines[method] = compression.compression_bits_per_char(val_text, method)
-    baselines[method + " + train"] = compression.compression_bits_per_char(val_text, method, train_text)
+    if method == "gzip":                                     # your function
+        alone, given = gzip_bits_per_char(val_text), gzip_bits_per_char(val_text, train_text)
+    else:
+        alone, given = (compression.compression_bits_per_char(val_text, method, context)
+                        for context in ("", train_text))
+    baselines[method], baselines[method + " + train"] = alone, given
     print(f"{method:<10}{baselines[method]:>8.2f}{baselines[method + ' + train']:>26.2f}   bits per character")
 assert baselines["lzma"] < baselines["gzip"], "lzma predicts the held-out text better than gzip"
 assert CORPUS != "stdlib" or 0.75 < baselines["lzma + train"] / baselines["lzma"] < 0.95, \
@@ -714,8 +762,11 @@ if CORPUS == "stdlib" and SCALE == 1:
 #
 # <details><summary>💡 Hint</summary>
 #
-# $D$ is the number of tokens the run trains on: `steps * batch_size * block_size` (every position of every
-# window is a target).
+# 1. **The idea.** About 6 FLOPs per parameter per training token: 2 for the forward pass (a multiply and an
+#    add), 4 for the backward pass.
+# 2. **The approach.** $D$ is the number of tokens the run trains on; every position of every window is a
+#    target.
+# 3. **A skeleton.** `return 6 * ___ * (___ * ___ * ___)`
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -726,16 +777,22 @@ def training_flops(n_params, steps, batch_size, block_size):
 
 
 # %% slideshow={"slide_type": "-"}
-check_function("10.3", training_flops, [
+flops_passed = check_function("10.3", training_flops, [
     ((1_000_000, 100, 16, 128), 1.2288e12),
     ((124_439_808, 1, 8, 1024), 6 * 124_439_808 * 8 * 1024),
     ((model.num_parameters(), STEPS, BATCH, BLOCK), 6 * model.num_parameters() * STEPS * BATCH * BLOCK),
-], hint="6 × parameters × tokens, with tokens = steps × batch_size × block_size.")
+], hint="the cases are a million parameters for 100 steps, GPT-2 small for one step, and this notebook's run. "
+        "6 × parameters × tokens, with tokens = steps × batch_size × block_size.")
+if not flops_passed:
+    print("Using the course's version, 6 × parameters × tokens, from here on.")
+
+    def training_flops(n_params, steps, batch_size, block_size):
+        return 6 * n_params * steps * batch_size * block_size
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_IGNORE_OUTPUT
 tokens_seen = STEPS * BATCH * BLOCK
-flops = 6 * model.num_parameters() * tokens_seen
+flops = training_flops(model.num_parameters(), STEPS, BATCH, BLOCK)   # your function
 removed = len(report["too_short"]) + len(report["exact_duplicates"]) + len(report["near_duplicates"])
 results = "\n".join(f"| {name} | {bpc:.2f} |" for name, bpc in sorted(table.items(), key=lambda item: item[1]))
 card = f"""## Model card: course GPT on {description}
