@@ -463,7 +463,11 @@ plt.show()
 #
 # <details><summary>💡 Hint</summary>
 #
-# `(a @ b / (a.norm() * b.norm())).item()`
+# 1. **The idea.** Divide out both lengths, so only the direction is left: a vector and a longer copy of it
+#    score 1.
+# 2. **The approach.** `a @ b` is the dot product of two 1-D tensors and `a.norm()` the length;
+#    `.item()` turns a one-number tensor into a Python float.
+# 3. **A skeleton.** `return (a @ b / (___ * ___)).item()`
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -524,8 +528,16 @@ assert all(w2v.analogy(a, b, c)[0][0] == d for (a, b, c), d in expected_answers.
 #
 # <details><summary>💡 Hint</summary>
 #
-# `target = wv[b] - wv[a] + wv[c]`, then
-# `max((w for w in wv.words if w not in (a, b, c)), key=lambda w: cosine(wv[w], target))`.
+# 1. **The idea.** $b - a$ is the direction that turns $a$ into $b$; added to $c$ it points where $c$'s
+#    counterpart should be. The three given words are excluded, or $c$ itself would usually win.
+# 2. **The approach.** Build the target vector once; then the best word is a `max` over the other words,
+#    keyed by the cosine of its vector with the target.
+# 3. **A skeleton.**
+#    ```python
+#    target = wv[___] - wv[___] + wv[___]
+#    candidates = (w for w in wv.words if w not in ___)
+#    return max(candidates, key=lambda w: cosine(___, ___))
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

@@ -992,8 +992,15 @@ print(few_shot_prompt(drawn[0][:2], *queries[0][:2]))
 #
 # <details><summary>💡 Hint</summary>
 #
-# `format_qa_prompt(s, q) + format_qa_response(a)` is one solved example; join them all, then add
-# `format_qa_prompt(story, question)`.
+# 1. **The idea.** A few-shot prompt is solved examples in exactly the format of the question that follows,
+#    so the model can copy the pattern: each example is a whole prompt plus its answer.
+# 2. **The approach.** `format_qa_prompt(s, q)` writes a story and question up to `A:`;
+#    `format_qa_response(a)` writes an answer with its newline. Join the examples, then add the new question.
+# 3. **A skeleton.**
+#    ```python
+#    solved = "".join(format_qa_prompt(___, ___) + format_qa_response(___) for s, q, a in shots)
+#    return solved + ___
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -1195,9 +1202,21 @@ assert demo_chat.n_scored == n_reply
 #
 # <details><summary>💡 Hint</summary>
 #
-# Build two lists side by side: the token IDs, and for each token whether it is scored (`False` for every
-# role token, `role == "assistant"` for the content and the `<|end|>`). Target $t$ is token $t+1$, so it
-# keeps its value when token $t+1$ is scored: use `scored[1:]`.
+# 1. **The idea.** The model is taught to write the assistant's replies only: every other token is context,
+#    read but never a target.
+# 2. **The approach.** Build two lists side by side: the token IDs, and for each token whether it is scored
+#    (`False` for every role token, `role == "assistant"` for the content and the `<|end|>`). Target $t$ is
+#    token $t+1$, so it keeps its value when token $t+1$ is scored: use `scored[1:]`.
+# 3. **A skeleton.**
+#    ```python
+#    ids, scored = [], []
+#    for role, content in messages:
+#        body = chat_tokenizer.encode(content) + [___]
+#        ids += [chat_tokenizer.stoi[f"<|{role}|>"]] + body
+#        scored += [False] + [___] * len(body)
+#    targets = [t if s else -100 for t, s in zip(___, ___)]
+#    return ___, targets
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

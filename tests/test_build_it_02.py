@@ -253,3 +253,71 @@ def test_rope_solution_is_the_package_and_keeps_relative_scores():
     scores = [(course_rope(q, torch.tensor([m])) @ course_rope(k, torch.tensor([m + 4])).T).item()
               for m in (0, 10, 1000)]
     assert max(scores) - min(scores) < 1e-9
+
+
+# -- 2.4 and 2.5: cosine similarity, and an analogy solved with it ------------------------------------------
+
+ANALOGY_WORDS = ["king", "queen", "prince", "princess", "man", "woman", "boy", "girl", "dog", "cake", "red"]
+
+
+def vectors_namespace(**names) -> dict:
+    return namespace(w2v=embeddings.random_vectors(ANALOGY_WORDS, dim=16, seed=3), **names)
+
+
+def solution_namespace() -> dict:
+    names = notebook_cells.solution("02_embeddings", "def cosine(", **vectors_namespace())
+    return notebook_cells.solution("02_embeddings", "def solve_analogy(", **names)
+
+
+def dot_only(a, b):                      # lengths not divided out
+    return (a @ b).item()
+
+
+def one_length(a, b):
+    return (a @ b / a.norm()).item()
+
+
+def distance_not_angle(a, b):            # closer is larger, but it is not a cosine
+    return -(a - b).norm().item()
+
+
+def test_cosine_solution_passes(capsys):
+    out = run_check_cell(capsys, "2.4", solution_namespace())
+    assert out.strip() == "✅ Exercise 2.4: correct!", out
+
+
+@pytest.mark.parametrize("fn, says", [(..., "not attempted yet"), (blank, "returned None")])
+def test_cosine_blank_is_not_attempted(capsys, fn, says):
+    assert says in run_check_cell(capsys, "2.4", vectors_namespace(cosine=fn))
+
+
+@pytest.mark.parametrize("fn, case", [(dot_only, 2), (one_length, 2), (distance_not_angle, 1)])
+def test_cosine_rejects_wrong_versions(capsys, fn, case):
+    out = run_check_cell(capsys, "2.4", vectors_namespace(cosine=fn))
+    assert f"not yet — on case {case} of 4, {fn.__name__}(" in out, out
+
+
+def test_analogy_solution_passes(capsys):
+    out = run_check_cell(capsys, "2.5", solution_namespace())
+    assert out.strip() == "✅ Exercise 2.5: correct!", out
+
+
+def test_analogy_blank_is_not_attempted(capsys):
+    assert "returned None" in run_check_cell(capsys, "2.5", vectors_namespace(solve_analogy=blank))
+
+
+def keeps_the_given_words(wv, a, b, c):  # c itself (or b) is usually nearest to b - a + c
+    target = wv[b] - wv[a] + wv[c]
+    return max(wv.words, key=lambda w: embeddings.cosine_similarity(wv[w], target).item())
+
+
+def sign_flipped(wv, a, b, c):           # a - b + c: the direction reversed
+    target = wv[a] - wv[b] + wv[c]
+    return max((w for w in wv.words if w not in (a, b, c)),
+               key=lambda w: embeddings.cosine_similarity(wv[w], target).item())
+
+
+@pytest.mark.parametrize("fn", [keeps_the_given_words, sign_flipped])
+def test_analogy_rejects_wrong_versions(capsys, fn):
+    out = run_check_cell(capsys, "2.5", vectors_namespace(solve_analogy=fn))
+    assert "❌ Exercise 2.5: not yet — on case" in out, out

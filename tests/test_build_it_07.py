@@ -1,7 +1,7 @@
-"""Notebook 07's build-it exercises 7.1, the classifier's head on the last real token, and 7.4, LoRA's forward pass
-and merge: each check cell runs as it stands in the notebook on the notebook's solution (passes, and the training
-runs then use it), on a blank (not attempted yet; the notebook goes on with the course's version) and on typical
-wrong versions (fails, naming the case)."""
+"""Notebook 07's build-it exercises 7.1, the classifier's head on the last real token, 7.4, LoRA's forward pass and
+merge, 7.6, a few-shot prompt, and 7.7, the chat template's loss mask: each check cell runs as it stands in the
+notebook on the notebook's solution (passes, and the training runs then use it), on a blank (not attempted yet;
+the notebook goes on with the course's version) and on typical wrong versions (fails, naming the case)."""
 
 import copy
 
@@ -11,9 +11,11 @@ import torch.nn as nn
 
 import notebook_cells
 from course_utils.checks import check_function
-from course_utils.finetune import GPTClassifier
+from course_utils.finetune import (GPTClassifier, chat_example, few_shot_prompt, format_qa_prompt,
+                                   format_qa_response)
 from course_utils.lora import LoRALinear, apply_lora, lora_parameters, merge_lora
 from course_utils.model import GPT, GPTConfig
+from course_utils.tokenizers import ChatTokenizer, WordTokenizer
 
 pytestmark = pytest.mark.usefixtures("fresh_check_registry")
 
@@ -164,3 +166,92 @@ def test_apply_lora_names_a_wrong_adapter(adapter, says):
     model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
     with pytest.raises(TypeError, match=says):
         apply_lora(model, rank=2, adapter=adapter)
+
+
+# -- 7.6: a few-shot prompt --------------------------------------------------------------------------------
+
+def few_shot_names(**names) -> dict:
+    queries = [(f"Lily saw {i} birds.", f"How many birds did Lily see ({i})?", str(i), "count") for i in range(151)]
+    drawn = [[(f"Tom had {j} cakes.", "How many cakes?", str(j)) for j in range(4)] for _ in range(151)]
+    return dict(queries=queries, drawn=drawn, few_shot_prompt=few_shot_prompt, format_qa_prompt=format_qa_prompt,
+                format_qa_response=format_qa_response, check_function=check_function, **names)
+
+
+def answer_without_its_format(shots, story, question):     # " answer\n" written as the bare answer
+    return "".join(format_qa_prompt(s, q) + a for s, q, a in shots) + format_qa_prompt(story, question)
+
+
+def question_first(shots, story, question):
+    return format_qa_prompt(story, question) + "".join(format_qa_prompt(s, q) + format_qa_response(a)
+                                                        for s, q, a in shots)
+
+
+def test_few_shot_solution_passes(capsys):
+    names = notebook_cells.solution("07_fine_tuning", "def write_few_shot_prompt(", **few_shot_names())
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.6", **names)
+    assert out.strip() == "✅ Exercise 7.6: correct!", out
+
+
+def test_few_shot_blank_is_not_attempted(capsys):
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.6",
+                                      **few_shot_names(write_few_shot_prompt=notebook_cells.blank))
+    assert "returned None" in out, out
+
+
+@pytest.mark.parametrize("fn", [answer_without_its_format, question_first])
+def test_few_shot_rejects_wrong_versions(capsys, fn):
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.6", **few_shot_names(write_few_shot_prompt=fn))
+    assert f"not yet — on case 2 of 4, {fn.__name__}(" in out, out      # case 1 has no shots: both agree
+
+
+# -- 7.7: the chat template and its loss mask -----------------------------------------------------------------
+
+CHAT = ChatTokenizer(WordTokenizer.train("Once Who is the story about? Sam Who? Tom Sue Where? Lily park").itos)
+CHAT_VAL = [[("user", " Who?"), ("assistant", " Lily")],
+            [("system", "Once"), ("user", " Where?"), ("assistant", " park"), ("user", " Who?"), ("assistant", " Tom")]]
+
+
+def chat_names(**names) -> dict:
+    return dict(chat_tokenizer=CHAT, chat_example=chat_example, chat_val_messages=CHAT_VAL,
+                check_function=check_function, **names)
+
+
+def _chat_ids(messages, score):
+    ids, scored = [], []
+    for role, content in messages:
+        body = CHAT.encode(content) + [CHAT.stoi["<|end|>"]]
+        ids += [CHAT.stoi[f"<|{role}|>"]] + body
+        scored += score(role, len(body))
+    return ids, scored
+
+
+def role_token_scored(messages):          # <|assistant|> scored too: the template writes it, not the model
+    ids, scored = _chat_ids(messages, lambda role, n: [role == "assistant"] * (n + 1))
+    return ids[:-1], [t if s else -100 for t, s in zip(ids[1:], scored[1:])]
+
+
+def mask_one_off(messages):               # scored[:-1]: each target masked by its input's flag
+    ids, scored = _chat_ids(messages, lambda role, n: [False] + [role == "assistant"] * n)
+    return ids[:-1], [t if s else -100 for t, s in zip(ids[1:], scored[:-1])]
+
+
+def every_reply_scored(messages):         # the user's words scored as well
+    ids, scored = _chat_ids(messages, lambda role, n: [False] + [role != "system"] * n)
+    return ids[:-1], [t if s else -100 for t, s in zip(ids[1:], scored[1:])]
+
+
+def test_chat_solution_passes(capsys):
+    names = notebook_cells.solution("07_fine_tuning", "def chat_input_targets(", **chat_names())
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.7", **names)
+    assert out.strip() == "✅ Exercise 7.7: correct!", out
+
+
+def test_chat_blank_is_not_attempted(capsys):
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.7", **chat_names(chat_input_targets=...))
+    assert "not attempted yet" in out, out
+
+
+@pytest.mark.parametrize("fn", [role_token_scored, mask_one_off, every_reply_scored])
+def test_chat_rejects_wrong_versions(capsys, fn):
+    out, _ = notebook_cells.run_check("07_fine_tuning", capsys, "7.7", **chat_names(chat_input_targets=fn))
+    assert f"not yet — on case 1 of 3, {fn.__name__}(" in out, out
