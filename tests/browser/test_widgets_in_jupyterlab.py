@@ -185,7 +185,8 @@ class ErrorWatch:
     def __init__(self, page):
         self.errors: list[str] = []
         page.on("websocket", self._on_websocket)
-        page.on("pageerror", lambda exc: self.errors.append(f"uncaught JavaScript error: {exc}"))
+        page.on("pageerror", lambda exc: self.errors.append(   # with its stack: which script threw
+            f"uncaught JavaScript error: {exc}\n{(getattr(exc, 'stack', None) or '')[:1500]}"))
 
     def _on_websocket(self, ws) -> None:
         if "/api/kernels/" in ws.url and "/channels" in ws.url:
