@@ -195,7 +195,10 @@ for s in world.generate(4):
 #
 # <details><summary>💡 Hint</summary>
 #
-# For every position `t` from 1 to `len(tokens) - 1`, the context is `tokens[:t]` and the target `tokens[t]`.
+# 1. **The idea.** Every token after the first is a target, and its context is everything that came before it.
+# 2. **The approach.** For every position `t` from 1 to `len(tokens) - 1`, the context is `tokens[:t]` and the
+#    target `tokens[t]`; a list comprehension over `range` builds the pairs, `list(...)` makes each context a list.
+# 3. **A skeleton.** `return [(list(tokens[:___]), tokens[___]) for t in range(___, len(tokens))]`
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -645,7 +648,14 @@ plt.show()
 #
 # <details><summary>💡 Hint</summary>
 #
-# A $|V| \times |V|$ table has $|V|^2$ entries. `W.numel()` counts ours.
+# 1. **The idea.** A bigram has one weight for every (current, next) pair of the vocabulary: a square table.
+# 2. **The approach.** A $|V| \times |V|$ table has $|V|^2$ entries, with $|V| = 50{,}257$ for GPT-2's vocabulary.
+#    `W.numel()` counts ours.
+# 3. **A skeleton.**
+#    ```python
+#    our_bigram_params = W.___()
+#    gpt2_vocab_bigram_params = ___
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
