@@ -190,8 +190,17 @@ print(f"shifted test: {ids.count(0) / len(ids):.1%} of its word tokens are <unk>
 #
 # <details><summary>💡 Hint</summary>
 #
-# Apply `word_pattern` by hand: `'s` is a token of its own, each word keeps its leading space, and the full stop
-# is a token. Then check each piece against `word_to_id`.
+# 1. **The idea.** The word tokenizer first cuts the text into pieces, then looks each piece up; a piece that
+#    is not in its vocabulary becomes `<unk>`.
+# 2. **The approach.** Apply `word_pattern` by hand: `'s` is a token of its own, each word keeps its leading
+#    space, and the full stop is a token. Then check each piece against `word_to_id`, remembering what storyworld
+#    never says.
+# 3. **A skeleton.** To check your count afterwards:
+#    ```python
+#    pieces = word_pattern.findall(___)
+#    n_tokens = ___
+#    n_unknown = sum(p not in ___ for p in pieces)
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -232,7 +241,11 @@ for s in ["a", "é", "ß", "日", "🐉", "👨‍👩‍👧"]:
 #
 # <details><summary>💡 Hint</summary>
 #
-# ASCII letters, spaces and the colon: 1 byte each; ï and é: 2 each; 日 and 本: 3 each; 🐉: 4.
+# 1. **The idea.** UTF-8 spends more bytes the further a character is from ASCII, so count the characters of
+#    each kind and weight each kind by its bytes.
+# 2. **The approach.** ASCII letters, spaces and the colon: 1 byte each; ï and é: 2 each; 日 and 本: 3 each;
+#    🐉: 4. Count the ASCII characters carefully, spaces included.
+# 3. **A skeleton.** `n_bytes = ___ * 1 + ___ * 2 + ___ * 3 + ___ * 4`
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -292,8 +305,23 @@ for (a, b), c in sorted(pair_counts.items(), key=lambda item: -item[1])[:5]:
 #
 # <details><summary>💡 Hint</summary>
 #
-# Walk with an index `i`. If `ids[i]` and `ids[i + 1]` form the pair, append `new_id` and jump by 2; otherwise
-# append `ids[i]` and step by 1. Take care at the last position.
+# 1. **The idea.** One pass from left to right; a matched pair is consumed whole, so its second token cannot
+#    start another match.
+# 2. **The approach.** Walk with an index `i` in a `while` loop. If `ids[i]` and `ids[i + 1]` form the pair,
+#    append `new_id` and jump by 2; otherwise append `ids[i]` and step by 1. Take care at the last position:
+#    there is no `ids[i + 1]`.
+# 3. **A skeleton.**
+#    ```python
+#    out, i = [], 0
+#    while i < len(ids):
+#        if ___ and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+#            out.append(new_id)
+#            i += ___
+#        else:
+#            out.append(___)
+#            i += 1
+#    return out
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -799,8 +827,18 @@ if "GPT-2" in real:
 #
 # <details><summary>💡 Hint</summary>
 #
-# `[course_bpe.token_bytes(i).decode() for i in course_bpe.encode(word)]` gives our pieces; compare the list with
-# `GPT2_PIECES[word]`. Rare storyworld words and new names are the candidates.
+# 1. **The idea.** A tokenizer keeps a word whole only if its training text had it often; rare storyworld words
+#    and new names are the candidates for falling into pieces.
+# 2. **The approach.** `[course_bpe.token_bytes(i).decode() for i in course_bpe.encode(word)]` gives our pieces;
+#    compare the list with `GPT2_PIECES[word]` and collect the words where they differ.
+# 3. **A skeleton.**
+#    ```python
+#    different = set()
+#    for word, gpt2_pieces in GPT2_PIECES.items():
+#        ours = [course_bpe.token_bytes(i).decode() for i in course_bpe.encode(___)]
+#        if ___:
+#            different.add(word)
+#    ```
 # </details>
 
 # %% slideshow={"slide_type": "-"}
@@ -913,7 +951,15 @@ plt.show()
 #
 # <details><summary>💡 Hint</summary>
 #
-# Tokens per story = tokens of `val_text` / 400. Then divide 1,024 by it.
+# 1. **The idea.** The fewer tokens a story needs, the more stories fit into the window: it is 1,024 divided
+#    by the average length of a story in tokens.
+# 2. **The approach.** Tokens per story = tokens of `val_text` / 400 (the newlines are in `val_text`). Then
+#    divide 1,024 by it. `char_tok.encode` and `course_bpe.encode` give the tokens.
+# 3. **A skeleton.**
+#    ```python
+#    fit_char = 1024 / (len(char_tok.encode(___)) / ___)
+#    fit_bpe = ___
+#    ```
 # </details>
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
